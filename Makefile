@@ -1,0 +1,45 @@
+# Two commands for a fresh machine: `make run` serves the built-in list, `make test` runs the whole suite.
+# Both create .venv and install exactly the pinned versions of requirements/*.lock.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SCREENING_PORT ?= 8000
+SCREENING_HOST ?= 127.0.0.1
+
+.PHONY: run test install bench clean lock
+
+$(STAMP): requirements/dev.lock requirements/build.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/build.lock
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/screening init-db
+	$(BIN)/screening load-list
+	@echo ""
+	@echo "Create a key:   $(BIN)/screening keys create --role screener --label me   (the key is the last line)"
+	@echo "Then screen:    curl -s -H \"Authorization: Bearer \$$KEY\" 'http://$(SCREENING_HOST):$(SCREENING_PORT)/v1/screen?name=Chen+Quanguo'"
+	@echo ""
+	$(BIN)/screening serve --host $(SCREENING_HOST) --port $(SCREENING_PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+# Regenerate the lock files after changing pyproject.toml (needs network access to PyPI).
+lock:
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -o requirements/runtime.lock
+	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 --generate-hashes -o requirements/dev.lock
+	$(BIN)/uv pip compile requirements/build.in --python-version 3.11 --generate-hashes -o requirements/build.lock
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

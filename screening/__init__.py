@@ -1,0 +1,31 @@
+"""Sanctions screening service."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from .config import settings_from_env
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Application factory: settings from SCREENING_* variables, overridden by `config`."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(settings_from_env())
+    app.config.update(config or {})
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    logging.basicConfig(level=app.config["LOG_LEVEL"])
+
+    from . import db, errors, liststate
+    from .api import entries, ops, screen
+
+    db.init_app(app)
+    errors.init_app(app)
+    liststate.init_app(app)
+    for module in (ops, screen, entries):
+        app.register_blueprint(module.bp)
+    return app

@@ -1,0 +1,1 @@
+"""HTTP routes. Each reads like the pipeline: validate -> normalize -> candidates -> score -> respond."""

@@ -1,0 +1,81 @@
+"""Reading the list: entries and sources of the current version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, request
+
+from ..auth import require
+from ..errors import ApiError
+from ..liststate import get_state
+from .render import entry_json, entry_summary
+
+bp = Blueprint("entries", __name__, url_prefix="/v1")
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise ApiError(400, "Invalid request", f"{name} must be an integer from {low} to {high}.",
+                       errors=[{"field": name, "message": f"must be an integer from {low} to {high}"}],
+                       slug="validation")
+    return value
+
+
+@bp.get("/entries")
+@require("screener")
+def list_entries() -> Any:
+    snapshot = get_state(current_app).snapshot()
+    wanted_type, status = request.args.get("type"), request.args.get("status")
+    program, text = request.args.get("program"), (request.args.get("q") or "").casefold().strip()
+    limit, offset = _int_arg("limit", 100, 1, 1000), _int_arg("offset", 0, 0, 10**9)
+    selected = []
+    for entry in snapshot.entries.values():
+        if wanted_type and entry["type"] != wanted_type:
+            continue
+        if status and entry["status"] != status:
+            continue
+        if program and program not in entry.get("programs", []):
+            continue
+        if text and not any(text in n["name"].casefold() for n in entry["names"]) and text not in entry["id"]:
+            continue
+        selected.append(entry)
+    selected.sort(key=lambda e: e["id"])
+    return {"list_version": snapshot.version, "total": len(selected), "limit": limit, "offset": offset,
+            "entries": [entry_summary(e) for e in selected[offset:offset + limit]]}
+
+
+@bp.get("/entries/<entry_id>")
+@require("screener")
+def get_entry(entry_id: str) -> Any:
+    snapshot = get_state(current_app).snapshot()
+    entry = snapshot.entries.get(entry_id)
+    if entry is None:
+        raise ApiError(404, "Not Found", f"No entry {entry_id!r} in list version {snapshot.version}.")
+    return entry_json(entry, snapshot)
+
+
+@bp.get("/sources")
+@require("screener")
+def list_sources() -> Any:
+    snapshot = get_state(current_app).snapshot()
+    return {"list_version": snapshot.version, "sources": list(snapshot.sources.values())}
+
+
+@bp.get("/sources/<source_id>")
+@require("screener")
+def get_source(source_id: str) -> Any:
+    snapshot = get_state(current_app).snapshot()
+    source = snapshot.sources.get(source_id)
+    if source is None:
+        raise ApiError(404, "Not Found", f"No source {source_id!r} in list version {snapshot.version}.")
+    cited_by = sorted(e["id"] for e in snapshot.entries.values()
+                      if any(c["source"] == source_id or c.get("via") == source_id for c in e["citations"]))
+    return {**source, "cited_by": cited_by, "list_version": snapshot.version}

@@ -1,0 +1,60 @@
+"""Every setting in one table: name, environment variable, default, meaning. The README renders this table."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    default: Any
+    parse: Callable[[str], Any]
+    doc: str
+
+    @property
+    def env(self) -> str:
+        return f"SCREENING_{self.key}"
+
+
+SETTINGS: list[Setting] = [
+    Setting("DATABASE_URL", None, str,
+            "SQLAlchemy URL. Default: SQLite file `screening.db` in the instance folder. "
+            "PostgreSQL: `postgresql+psycopg://user:pass@host/db`."),
+    Setting("LIST_PATH", None, str, "List file loaded by `screening load-list` without a path. Default: `lists/designations.yaml`."),
+    Setting("THRESHOLD", None, float, "Default match threshold; unset means the matcher's calibrated DEFAULT_THRESHOLD."),
+    Setting("AUTH_DISABLED", False, _bool, "Switch API keys off for a local trial. Never the default."),
+    Setting("MAX_NAME_LENGTH", 500, int, "Longest name accepted, in characters after trimming."),
+    Setting("MAX_BATCH", 1000, int, "Most queries in one `POST /v1/screen/batch`."),
+    Setting("MAX_BODY_BYTES", 10 * 1024 * 1024, int, "Largest JSON request body (bytes); larger is 413."),
+    Setting("LIST_POLL_SECONDS", 2.0, float, "How often a worker checks whether the current list version moved."),
+    Setting("PORT", 8000, int, "Port of `make run` and `screening serve`."),
+    Setting("WORKERS", 2, int, "gunicorn worker processes of `screening serve`."),
+    Setting("THREADS", 4, int, "Threads per gunicorn worker."),
+    Setting("TIMEOUT", 120, int, "gunicorn worker timeout (seconds): a request running longer is killed."),
+    Setting("BIND", None, str, "gunicorn bind address; default `127.0.0.1:$SCREENING_PORT` (`screening serve` sets it)."),
+    Setting("LOG_LEVEL", "INFO", str, "Logging level."),
+]
+
+
+def settings_from_env(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    environ = dict(os.environ if environ is None else environ)
+    out: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.env)
+        out[setting.key] = setting.default if raw in (None, "") else setting.parse(raw)
+    return out
+
+
+def settings_markdown() -> str:
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for s in SETTINGS:
+        default = "" if s.default is None else f"`{s.default}`"
+        rows.append(f"| `{s.env}` | {default} | {s.doc} |")
+    return "\n".join(rows)

@@ -1,0 +1,73 @@
+"""Each worker's view of the current list: the version, its entries, sources and matcher.
+
+A worker checks the head pointer at most every LIST_POLL_SECONDS and rebuilds when it moved, so every worker
+serves a change within a few seconds. A request takes one snapshot and uses it throughout: a screening never mixes
+two versions.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import store
+from .matching import Matcher
+
+
+@dataclass(frozen=True)
+class ListSnapshot:
+    version: int | None
+    entries: dict[str, dict[str, Any]]
+    sources: dict[str, dict[str, Any]]
+    matcher: Matcher
+    loaded_at: float = field(default_factory=time.time)
+
+
+def build_snapshot(session: Session, version: int | None) -> ListSnapshot:
+    if version is None:
+        return ListSnapshot(None, {}, {}, Matcher([]))
+    entries = {e["id"]: e for e in store.version_entries(session, version)}
+    sources = store.version_sources(session, version)
+    return ListSnapshot(version, entries, sources, Matcher(entries.values()))
+
+
+class ListState:
+    def __init__(self, sessions: sessionmaker[Session], poll_seconds: float):
+        self._sessions = sessions
+        self._poll = poll_seconds
+        self._lock = threading.Lock()
+        self._snapshot: ListSnapshot | None = None
+        self._checked_at = 0.0
+
+    def snapshot(self) -> ListSnapshot:
+        now = time.monotonic()
+        snap = self._snapshot
+        if snap is not None and now - self._checked_at < self._poll:
+            return snap
+        with self._lock:
+            if self._snapshot is not None and time.monotonic() - self._checked_at < self._poll:
+                return self._snapshot
+            with self._sessions() as session:
+                version = store.current_version(session)
+                if self._snapshot is None or self._snapshot.version != version:
+                    self._snapshot = build_snapshot(session, version)
+            self._checked_at = time.monotonic()
+            return self._snapshot
+
+    def refresh(self) -> ListSnapshot:
+        """Check now (after this worker changed the list itself)."""
+        self._checked_at = 0.0
+        return self.snapshot()
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["list_state"] = ListState(app.extensions["db_sessionmaker"], app.config["LIST_POLL_SECONDS"])
+
+
+def get_state(app: Flask) -> ListState:
+    return app.extensions["list_state"]

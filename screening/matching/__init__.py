@@ -1,0 +1,37 @@
+"""The matching engine: framework-free (no Flask, no database).
+
+    >>> from screening.matching import compare
+    >>> compare("Chen Quanguo", "CHEN, Quanguo", type="person").match
+    True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .index import DEFAULT_THRESHOLD, EntryMatch, Matcher
+from .score import NameScore, score_forms
+from .text import NameForm, NameType, clean_query, normalize_name
+
+__all__ = ["DEFAULT_THRESHOLD", "Comparison", "EntryMatch", "Matcher", "NameForm", "compare", "clean_query",
+           "normalize_name"]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    score: float
+    match: bool
+    explanation: dict[str, Any]
+
+
+def compare(name_a: str, name_b: str, type: NameType = "any", threshold: float = DEFAULT_THRESHOLD) -> Comparison:
+    """Score `name_a` (the query) against `name_b` (the listed name)."""
+    query = normalize_name(name_a, type)
+    listed = normalize_name(name_b, type)
+    result: NameScore = score_forms(query, listed, is_person=type == "person")
+    score = round(min(1.0, max(0.0, result.score)), 3)
+    explanation = result.explanation()
+    explanation.update({"query_normalized": query.normalized, "list_normalized": listed.normalized,
+                        "score": score})
+    return Comparison(score=score, match=score >= threshold, explanation=explanation)

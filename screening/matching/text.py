@@ -1,0 +1,173 @@
+"""Name normalization: one written name in, comparable name parts out.
+
+Unicode NFKC, case, accents and tone marks, punctuation and hyphens, "SURNAME, Given" order, honorifics and legal
+forms. Han characters are converted to simplified script (OpenCC) and romanized to pinyin (pypinyin); other scripts
+are transliterated to ASCII (Unidecode), Hangul syllable by syllable so that name parts keep their boundaries.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Literal
+
+from unidecode import unidecode
+
+from .vocab import CJK_LEGAL_FORMS, HONORIFICS, LEGAL_FORMS, STOPWORDS
+
+NameType = Literal["person", "organization", "any"]
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6df]")
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_INITIALS = re.compile(r"\b([a-z])\.(?=[a-z]\b)")  # "l.l.c" -> "llc", "u.s." -> "us."
+_JOINERS = re.compile(r"[\-‐‑‒–—'’`´ʼ]")  # hyphens and apostrophes join the parts they separate
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_LEGAL_FORM_SET = set(LEGAL_FORMS)
+
+
+@dataclass(frozen=True)
+class NameForm:
+    """A name prepared for comparison."""
+
+    original: str
+    tokens: tuple[str, ...]
+    script: str = "Latn"
+    han: str | None = None  # simplified Han characters, legal forms removed, when the name is written in Han
+    surname: str | None = None  # the part known to be the family name, where the writing tells
+    removed: tuple[str, ...] = field(default=())  # honorifics and legal forms that were dropped
+
+    @property
+    def normalized(self) -> str:
+        return " ".join(self.tokens)
+
+
+@lru_cache(maxsize=1)
+def _opencc_t2s():  # type: ignore[no-untyped-def]
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    return _opencc_t2s().convert(text)
+
+
+def detect_script(text: str) -> str:
+    if _HAN.search(text) and not _KANA.search(text):
+        return "Hani"
+    if _KANA.search(text):
+        return "Jpan"
+    if _HANGUL.search(text):
+        return "Hang"
+    for ch in text:
+        if ch.isalpha():
+            name = unicodedata.name(ch, "")
+            for prefix, code in (("CYRILLIC", "Cyrl"), ("GREEK", "Grek"), ("ARABIC", "Arab"), ("HEBREW", "Hebr"),
+                                 ("THAI", "Thai"), ("DEVANAGARI", "Deva"), ("GEORGIAN", "Geor"),
+                                 ("ARMENIAN", "Armn")):
+                if name.startswith(prefix):
+                    return code
+    return "Latn"
+
+
+def _strip_sequences(tokens: list[str], forms: list[tuple[str, ...]], removed: list[str]) -> list[str]:
+    """Drop legal forms at the end (repeatedly: "co ltd") and at the start ("jsc gazprom")."""
+    changed = True
+    while changed and len(tokens) > 1:
+        changed = False
+        for form in forms:
+            n = len(form)
+            if len(tokens) > n and tuple(tokens[-n:]) == form:
+                removed.append(" ".join(form))
+                tokens = tokens[:-n]
+                changed = True
+                break
+            if len(tokens) > n and tuple(tokens[:n]) == form:
+                removed.append(" ".join(form))
+                tokens = tokens[n:]
+                changed = True
+                break
+    return tokens
+
+
+def _romanize_han(han: str) -> list[str]:
+    from pypinyin import Style, lazy_pinyin
+
+    return [s for s in (re.sub(r"[^a-z]", "", p.lower()) for p in lazy_pinyin(han, style=Style.NORMAL)) if s]
+
+
+def _han_form(text: str, name_type: NameType) -> NameForm:
+    simplified = "".join(_HAN.findall(to_simplified(text)))
+    removed: list[str] = []
+    core = simplified
+    for form in CJK_LEGAL_FORMS:
+        if core.endswith(form) and len(core) > len(form):
+            removed.append(form)
+            core = core[: -len(form)]
+            break
+    syllables = _romanize_han(core)
+    is_org = bool(removed) or name_type == "organization" or len(core) > 4
+    if not is_org and 2 <= len(syllables) <= 4:
+        # A Chinese personal name: family name first (one syllable), the given name written as one word in pinyin.
+        tokens = (syllables[0], "".join(syllables[1:]))
+        return NameForm(text, tokens, "Hani", core, syllables[0], tuple(removed))
+    return NameForm(text, tuple(syllables), "Hani", core, None, tuple(removed))
+
+
+def _hangul_to_latin(text: str) -> str:
+    # Unidecode runs Hangul syllables together ("gimjeongeun"); keep them apart so name parts stay parts.
+    return "".join(f" {unidecode(ch)} " if _HANGUL.match(ch) else ch for ch in text)
+
+
+def _latin_tokens(text: str, script: str) -> tuple[list[str], str | None]:
+    if script == "Hang":
+        text = _hangul_to_latin(text)
+    ascii_text = unidecode(text).lower()
+    surname = None
+    if ascii_text.count(",") == 1:
+        left, right = (part.strip() for part in ascii_text.split(","))
+        left_parts = _NON_ALNUM.sub(" ", _JOINERS.sub("", left)).split()
+        if 1 <= len(left_parts) <= 2 and right:
+            surname = "".join(left_parts) if len(left_parts) == 1 else None
+    ascii_text = _INITIALS.sub(r"\1", ascii_text)
+    ascii_text = _JOINERS.sub("", ascii_text)
+    tokens = _NON_ALNUM.sub(" ", ascii_text).split()
+    if script == "Hang" and len(tokens) >= 2 and all(len(t) <= 4 for t in tokens):
+        # Korean names: family name, then the given-name syllables as one word, as Latin writing usually has it.
+        tokens = [tokens[0], "".join(tokens[1:])] if len(tokens) <= 4 else tokens
+        surname = tokens[0]
+    return tokens, surname
+
+
+@lru_cache(maxsize=65536)
+def normalize_name(text: str, name_type: NameType = "any") -> NameForm:
+    """Prepare one written name for comparison (cached: list names and repeated queries cost nothing)."""
+    text = unicodedata.normalize("NFKC", text).strip()
+    script = detect_script(text)
+    if script == "Hani":
+        return _han_form(text, name_type)
+    tokens, surname = _latin_tokens(text, script)
+    removed: list[str] = []
+    if name_type != "organization":
+        kept = [t for t in tokens if t not in HONORIFICS]
+        if kept and len(kept) < len(tokens):
+            removed += [t for t in tokens if t in HONORIFICS]
+            tokens = kept
+    if name_type != "person":
+        stripped = _strip_sequences(tokens, LEGAL_FORMS, (dropped := []))
+        if tuple(stripped) not in _LEGAL_FORM_SET:  # a name that is nothing but a legal form stays as written
+            tokens, removed = stripped, removed + dropped
+    kept = [t for t in tokens if t not in STOPWORDS]
+    if kept:
+        tokens = kept
+    if surname and surname not in tokens:
+        surname = None
+    return NameForm(text, tuple(tokens), script, None, surname, tuple(removed))
+
+
+def clean_query(text: str) -> str:
+    """Trim and collapse whitespace, as a query is echoed back."""
+    return " ".join(unicodedata.normalize("NFKC", text).split())

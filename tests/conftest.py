@@ -1,0 +1,91 @@
+"""Fixtures: a fresh app and database per test, on SQLite and on a real PostgreSQL cluster."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from screening import create_app, store
+from screening.auth import create_key
+from screening.db import upgrade
+from screening.listfile import load_list_file
+from tests.pgcluster import Cluster, start_cluster
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster | None]:
+    cluster = start_cluster()
+    if cluster is None and IN_CI:
+        pytest.fail("PostgreSQL server binaries not found (pg_config --bindir); under CI=true this is a failure")
+    yield cluster
+    if cluster is not None:
+        cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    cluster: Cluster | None = request.getfixturevalue("pg_cluster")
+    if cluster is None:
+        pytest.skip("PostgreSQL not available on this machine")
+    name = cluster.create_database()
+    yield cluster.url(name)
+    cluster.drop_database(name)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+def make_app(url: str, **config: object) -> Flask:
+    upgrade(url)
+    return create_app({"DATABASE_URL": url, "LIST_POLL_SECONDS": 0.0, "TESTING": True, **config})
+
+
+@pytest.fixture
+def empty_app(db_url: str) -> Iterator[Flask]:
+    app = make_app(db_url)
+    yield app
+    app.extensions["db_engine"].dispose()
+
+
+@pytest.fixture
+def app(empty_app: Flask) -> Flask:
+    with empty_app.extensions["db_sessionmaker"]() as session:
+        store.publish(session, load_list_file(), actor="tests", action="load-list")
+        session.commit()
+    return empty_app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def _key(app: Flask, role: str, label: str) -> str:
+    with app.extensions["db_sessionmaker"]() as session:
+        key = create_key(session, role=role, label=label)
+        session.commit()
+    return key
+
+
+@pytest.fixture
+def screener(app: Flask) -> dict[str, str]:
+    return {"Authorization": f"Bearer {_key(app, 'screener', 'analyst')}"}
+
+
+@pytest.fixture
+def admin(app: Flask) -> dict[str, str]:
+    return {"Authorization": f"Bearer {_key(app, 'admin', 'ops')}"}

@@ -1,0 +1,69 @@
+"""The command line: init-db, load-list (idempotent, refuses bad files), keys, screen."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from screening.cli import main
+
+
+@pytest.fixture
+def runner(db_url: str, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("SCREENING_DATABASE_URL", db_url)
+    runner = CliRunner()
+    result = runner.invoke(main, ["init-db"])
+    assert result.exit_code == 0, result.output
+    return runner
+
+
+def test_load_list_is_idempotent(runner: CliRunner) -> None:
+    first = runner.invoke(main, ["load-list"])
+    assert first.exit_code == 0 and "list version 1" in first.output, first.output
+    again = runner.invoke(main, ["load-list"])
+    assert again.exit_code == 0 and "unchanged: still version 1" in again.output, again.output
+
+
+def test_init_db_twice_is_harmless(runner: CliRunner) -> None:
+    assert runner.invoke(main, ["init-db"]).exit_code == 0
+
+
+def test_bad_list_file_is_refused_and_nothing_changes(runner: CliRunner, tmp_path: Path) -> None:
+    assert runner.invoke(main, ["load-list"]).exit_code == 0
+    bad = tmp_path / "designations.yaml"
+    bad.write_text("entries:\n  - {id: Bad Id, type: person, names: [], citations: []}\n", encoding="utf-8")
+    result = runner.invoke(main, ["load-list", str(bad)])
+    assert result.exit_code == 2, result.output
+    assert "entry Bad Id" in result.output and "names" in result.output and "id" in result.output, result.output
+    assert "unchanged: still version 1" in runner.invoke(main, ["load-list"]).output
+
+
+def test_keys_create_prints_the_key_alone_on_the_last_line(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["keys", "create", "--role", "admin", "--label", "ops"])
+    assert result.exit_code == 0, result.output
+    key = result.output.strip().splitlines()[-1]
+    assert key.startswith("scr_") and " " not in key
+    listing = runner.invoke(main, ["keys", "list"]).output
+    assert "ops" in listing and "admin" in listing and key not in listing
+    key_id = key.split("_")[1]
+    assert runner.invoke(main, ["keys", "revoke", key_id]).exit_code == 0
+    assert "revoked" in runner.invoke(main, ["keys", "list"]).output
+    assert runner.invoke(main, ["keys", "revoke", key_id]).exit_code == 1
+
+
+def test_screen_command(runner: CliRunner) -> None:
+    runner.invoke(main, ["load-list"])
+    result = runner.invoke(main, ["screen", "Hikvision"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output[result.output.index("{"):])
+    assert body["matches"][0]["entry_id"] == "hangzhou-hikvision-digital-technology"
+
+
+def test_readme_settings_table_is_current() -> None:
+    from screening.config import settings_markdown
+    from tests.conftest import ROOT
+
+    assert settings_markdown() in (ROOT / "README.md").read_text(encoding="utf-8"), "regenerate the README table"

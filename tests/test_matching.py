@@ -1,0 +1,125 @@
+"""The matcher, case by case (table-driven): normalization, part scoring, the traps, and the seed cases."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from screening.listfile import load_list_file
+from screening.matching import DEFAULT_THRESHOLD, Matcher, compare, normalize_name
+from screening.matching.score import part_similarity
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    return Matcher(e.canonical() for e in load_list_file().entries)
+
+
+@pytest.mark.parametrize("raw, name_type, tokens", [
+    ("CHEN, Quanguo", "person", ("chen", "quanguo")),
+    ("Chen Quan-guo", "any", ("chen", "quanguo")),
+    ("  chen   QUANGUO ", "any", ("chen", "quanguo")),
+    ("Chén Quánguó", "any", ("chen", "quanguo")),
+    ("陳全國", "any", ("chen", "quanguo")),
+    ("陈全国", "any", ("chen", "quanguo")),
+    ("Mr. John Smith Jr.", "person", ("john", "smith")),
+    ("Hangzhou Hikvision Digital Technology Co., Ltd.", "organization", ("hangzhou", "hikvision", "digital", "technology")),
+    ("HANGZHOU HIKVISION DIGITAL TECHNOLOGY COMPANY LIMITED", "any", ("hangzhou", "hikvision", "digital", "technology")),
+    ("Acme Trading L.L.C.", "any", ("acme", "trading")),
+    ("Siemens GmbH", "organization", ("siemens",)),
+    ("JSC Gazprom", "organization", ("gazprom",)),
+    ("Xinjiang Bureau of Public Security", "any", ("xinjiang", "bureau", "public", "security")),
+    ("O'Brien", "person", ("obrien",)),
+    ("Ｃｈｅｎ　Ｑｕａｎｇｕｏ", "any", ("chen", "quanguo")),  # full-width forms (NFKC)
+    ("Владимир Путин", "person", ("vladimir", "putin")),
+    ("Co., Ltd.", "organization", ("co", "ltd")),  # nothing but a legal form: kept rather than emptied
+])
+def test_normalization(raw: str, name_type: str, tokens: tuple[str, ...]) -> None:
+    assert normalize_name(raw, name_type).tokens == tokens  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("raw, han", [
+    ("浙江大华技术股份有限公司", "浙江大华技术"),
+    ("杭州海康威視數字技術股份有限公司", "杭州海康威视数字技术"),
+    ("新疆維吾爾自治區公安廳", "新疆维吾尔自治区公安厅"),
+])
+def test_chinese_legal_forms_and_traditional_script(raw: str, han: str) -> None:
+    assert normalize_name(raw).han == han
+
+
+def test_list_order_comma_marks_the_surname() -> None:
+    assert normalize_name("ZHU, Hailun", "person").surname == "zhu"
+    assert normalize_name("朱海仑", "person").surname == "zhu"
+
+
+@pytest.mark.parametrize("a, b, low, high", [
+    ("quanguo", "quanguo", 1.0, 1.0),
+    ("quangou", "quanguo", 0.8, 0.9),  # a transposition on a long part costs little
+    ("yan", "yang", 0.0, 0.69),  # one letter on a short part makes another name (below MIN_PART_SIMILARITY)
+    ("li", "lu", 0.0, 0.3),
+    ("j", "john", 0.7, 0.8),  # an initial
+])
+def test_part_similarity(a: str, b: str, low: float, high: float) -> None:
+    sim, _ = part_similarity(a, b)
+    assert low <= sim <= high, sim
+
+
+@pytest.mark.parametrize("query, listed, name_type, should_match", [
+    ("Chen Quanguo", "CHEN, Quanguo", "person", True),
+    ("Quanguo Chen", "CHEN, Quanguo", "person", True),
+    ("Chenquanguo", "CHEN, Quanguo", "person", True),
+    ("chen quan guo", "CHEN, Quanguo", "any", True),
+    ("陈全国", "Chen Quanguo", "any", True),
+    ("Wang Ming", "WANG, Mingshan", "person", False),
+    ("Beijing Public Security Bureau", "XINJIANG PUBLIC SECURITY BUREAU", "organization", False),
+    ("Chen Guangcheng", "CHEN, Quanguo", "person", False),
+    ("Quanguo Li", "CHEN, Quanguo", "person", False),  # the listed surname is missing: a different person
+    ("Huawei Technologies Co., Ltd.", "Dahua Technology Company", "organization", False),
+    ("Zhejiang Dahua Technology Co. Ltd.", "Zhejiang Dahua Technology Co., Ltd.", "organization", True),
+])
+def test_compare(query: str, listed: str, name_type: str, should_match: bool) -> None:
+    result = compare(query, listed, type=name_type)  # type: ignore[arg-type]
+    assert result.match is should_match, (result.score, result.explanation)
+    assert 0.0 <= result.score <= 1.0
+
+
+def test_rare_parts_outweigh_common_ones() -> None:
+    # Sharing the rare given name counts for more than sharing the common surname.
+    rare = compare("Li Quanguo", "Chen Quanguo").score
+    common = compare("Chen Lihua", "Chen Quanguo").score
+    assert rare > common, (rare, common)
+
+
+def test_explanation_says_which_part_met_which() -> None:
+    result = compare("Chen Quangou", "CHEN, Quanguo", type="person")
+    parts = {(p["query"], p["list"]) for p in result.explanation["parts"]}
+    assert parts == {("chen", "chen"), ("quangou", "quanguo")}, result.explanation
+    assert any(p["how"] == "1 edit" for p in result.explanation["parts"])
+
+
+def _seed_rows() -> list[dict[str, str]]:
+    with open(DATA / "seed_cases.csv", encoding="utf-8") as handle:
+        return [row for row in csv.DictReader(handle) if row["tier"] != "review"]
+
+
+@pytest.mark.parametrize("row", _seed_rows(), ids=lambda r: f"{r['tier']}:{r['query']}")
+def test_seed_cases(matcher: Matcher, row: dict[str, str]) -> None:
+    _, matches = matcher.screen(row["query"], type=row["type"], threshold=DEFAULT_THRESHOLD)  # type: ignore[arg-type]
+    found = [(m.entry_id, m.score) for m in matches]
+    if row["tier"] == "match":
+        assert found and found[0][0] == row["expected_entry"], (row["note"], found)
+    else:
+        assert not found, (row["note"], found)
+
+
+def test_delisted_entries_do_not_match() -> None:
+    entries = [e.canonical() for e in load_list_file().entries]
+    for entry in entries:
+        if entry["id"] == "gao-yan":
+            entry["status"] = "delisted"
+    _, matches = Matcher(entries).screen("Gao Yan")
+    assert matches == []

@@ -1,0 +1,103 @@
+"""gunicorn with two workers: a list change is served by every worker within a few seconds."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from screening import create_app, store
+from screening.auth import create_key
+from screening.db import upgrade
+from screening.listfile import Entry, load_list_file
+
+POLL_SECONDS = 2.0  # the default LIST_POLL_SECONDS
+PROMISE_SECONDS = 5.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, key: str | None = None) -> tuple[int, dict]:  # type: ignore[type-arg]
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"} if key else {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+@pytest.fixture
+def served(db_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    upgrade(db_url)
+    app = create_app({"DATABASE_URL": db_url})
+    sessions = app.extensions["db_sessionmaker"]
+    with sessions() as session:
+        store.publish(session, load_list_file(), actor="tests")
+        key = create_key(session, role="screener", label="w")
+        session.commit()
+    port = _free_port()
+    env = {**os.environ, "SCREENING_DATABASE_URL": db_url, "SCREENING_WORKERS": "2",
+           "SCREENING_LIST_POLL_SECONDS": str(POLL_SECONDS)}
+    log = open(tmp_path / "gunicorn.log", "w")
+    process = subprocess.Popen([sys.executable, "-m", "screening.cli", "serve", "--port", str(port)],
+                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if _get(f"{base}/readyz")[0] == 200:
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail((tmp_path / "gunicorn.log").read_text())
+    yield base, key, sessions
+    process.terminate()
+    process.wait(timeout=30)
+    log.close()
+    app.extensions["db_engine"].dispose()
+
+
+def test_every_worker_serves_a_list_change(served) -> None:  # type: ignore[no-untyped-def]
+    base, key, sessions = served
+    pids: set[int] = set()
+    for _ in range(400):
+        pids.add(_get(f"{base}/readyz")[1]["worker_pid"])
+        if len(pids) >= 2:
+            break
+    assert len(pids) == 2, f"only saw workers {pids}"
+
+    document = load_list_file()
+    new_entry = document.entries[0].canonical()
+    new_entry.update(id="test-new-designee", names=[{"name": "ZORYANOV, Ilyas", "kind": "primary"}])
+    document.entries.append(Entry.model_validate(new_entry))
+    with sessions() as session:
+        result = store.publish(session, document, actor="tests")
+        session.commit()
+    changed_at = time.monotonic()
+
+    behind = set(pids)
+    while behind and time.monotonic() - changed_at < PROMISE_SECONDS + 5:
+        status, body = _get(f"{base}/readyz")
+        if body.get("list_version") == result.version:
+            behind.discard(body["worker_pid"])
+    elapsed = time.monotonic() - changed_at
+    assert not behind, f"workers {behind} still on the old version after {elapsed:.1f}s"
+    # Every request now screens against the new version.
+    for _ in range(10):
+        status, body = _get(f"{base}/v1/screen?name=Ilyas+Zoryanov", key)
+        assert status == 200 and body["list_version"] == result.version, body
+        assert body["matches"][0]["entry_id"] == "test-new-designee", body
