@@ -15,7 +15,7 @@ from typing import Literal
 
 from unidecode import unidecode
 
-from .vocab import CJK_LEGAL_FORMS, HONORIFICS, LEGAL_FORMS, STOPWORDS
+from .vocab import CJK_LEGAL_FORMS, HONORIFICS, KOREAN_SURNAMES, LEGAL_FORMS, STOPWORDS
 
 NameType = Literal["person", "organization", "any"]
 
@@ -25,7 +25,11 @@ _KANA = re.compile(r"[\u3040-\u30ff]")
 _INITIALS = re.compile(r"\b([a-z])\.(?=[a-z]\b)")  # "l.l.c" -> "llc", "u.s." -> "us."
 _JOINERS = re.compile(r"[\-‐‑‒–—'’`´ʼ]")  # hyphens and apostrophes join the parts they separate
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_ARTICLE = re.compile(r"\b(al|el|ad|ash|as|at|az|ar|an|ud|ul)[\-‐‑](?=[a-z])")  # hyphen only: El'tsin is a name
 _LEGAL_FORM_SET = set(LEGAL_FORMS)
+LOOSE_VOWEL_SCRIPTS = frozenset({"Arab", "Hebr", "Thai"})
+SURNAME_PARTICLES = frozenset({"al", "el", "bin", "ibn", "bint", "abu", "van", "von", "der", "den", "de", "del",
+                               "della", "di", "da", "dos", "du", "la", "le", "mac", "o"})
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,13 @@ class NameForm:
     han: str | None = None  # simplified Han characters, legal forms removed, when the name is written in Han
     surname: str | None = None  # the part known to be the family name, where the writing tells
     removed: tuple[str, ...] = field(default=())  # honorifics and legal forms that were dropped
+    alternatives: tuple[tuple[str, ...], ...] = field(default=())  # other readings (Japanese for Han names)
+    acronyms: tuple[str, ...] = field(default=())  # initials of a name of several words (IRGC)
+
+    @property
+    def loose_vowels(self) -> bool:
+        """Written in a script whose transliteration lacks vowels (Arabic, Hebrew) or is unreliable (Thai)."""
+        return self.script in LOOSE_VOWEL_SCRIPTS
 
     @property
     def normalized(self) -> str:
@@ -112,14 +123,41 @@ def _han_form(text: str, name_type: NameType) -> NameForm:
     is_org = bool(removed) or name_type == "organization" or len(core) > 4
     if not is_org and 2 <= len(syllables) <= 4:
         # A Chinese personal name: family name first (one syllable), the given name written as one word in pinyin.
+        # The same characters may be a Japanese name: its reading is kept as an alternative.
         tokens = (syllables[0], "".join(syllables[1:]))
-        return NameForm(text, tokens, "Hani", core, syllables[0], tuple(removed))
+        japanese = _japanese_reading("".join(_HAN.findall(text)))  # as written: OpenCC's forms are not Japanese
+        alternatives = (japanese,) if japanese and japanese != tokens else ()
+        return NameForm(text, tokens, "Hani", core, syllables[0], tuple(removed), alternatives)
     return NameForm(text, tuple(syllables), "Hani", core, None, tuple(removed))
 
 
+@lru_cache(maxsize=1)
+def _kakasi():  # type: ignore[no-untyped-def]
+    import pykakasi
+
+    return pykakasi.kakasi()
+
+
+def _japanese_reading(text: str) -> tuple[str, ...]:
+    """Hepburn romanization of kanji and kana (pykakasi), one token per word it finds."""
+    words = [re.sub(r"[^a-z]", "", item["hepburn"].lower()) for item in _kakasi().convert(text)]
+    return tuple(w for w in words if w)
+
+
 def _hangul_to_latin(text: str) -> str:
-    # Unidecode runs Hangul syllables together ("gimjeongeun"); keep them apart so name parts stay parts.
-    return "".join(f" {unidecode(ch)} " if _HANGUL.match(ch) else ch for ch in text)
+    # Revised Romanization (korean-romanizer), one syllable at a time: run together ("gimjeongeun") the name
+    # parts would be lost.
+    from korean_romanizer.romanizer import Romanizer
+
+    return "".join(f" {Romanizer(ch).romanize()} " if _HANGUL.match(ch) else ch for ch in text)
+
+
+def _split_parts(ascii_text: str) -> list[str]:
+    ascii_text = _INITIALS.sub(r"\1", ascii_text)
+    # The Arabic article stays a part of its own (al-Assad: "al", "assad"), other hyphens join.
+    ascii_text = _ARTICLE.sub(r"\1 ", ascii_text)
+    ascii_text = _JOINERS.sub("", ascii_text)
+    return _NON_ALNUM.sub(" ", ascii_text).split()
 
 
 def _latin_tokens(text: str, script: str) -> tuple[list[str], str | None]:
@@ -128,14 +166,13 @@ def _latin_tokens(text: str, script: str) -> tuple[list[str], str | None]:
     ascii_text = unidecode(text).lower()
     surname = None
     if ascii_text.count(",") == 1:
-        left, right = (part.strip() for part in ascii_text.split(","))
-        left_parts = _NON_ALNUM.sub(" ", _JOINERS.sub("", left)).split()
-        if 1 <= len(left_parts) <= 2 and right:
-            surname = "".join(left_parts) if len(left_parts) == 1 else None
-    ascii_text = _INITIALS.sub(r"\1", ascii_text)
-    ascii_text = _JOINERS.sub("", ascii_text)
-    tokens = _NON_ALNUM.sub(" ", ascii_text).split()
-    if script == "Hang" and len(tokens) >= 2 and all(len(t) <= 4 for t in tokens):
+        # "SURNAME, Given" (list order): the first significant part before the comma is the family name.
+        left, right = (_split_parts(part) for part in ascii_text.split(","))
+        significant = [t for t in left if t not in SURNAME_PARTICLES]
+        if 1 <= len(left) <= 3 and right and significant:
+            surname = significant[0]
+    tokens = _split_parts(ascii_text)
+    if script == "Hang" and len(tokens) >= 2 and all(len(t) <= 5 for t in tokens):
         # Korean names: family name, then the given-name syllables as one word, as Latin writing usually has it.
         tokens = [tokens[0], "".join(tokens[1:])] if len(tokens) <= 4 else tokens
         surname = tokens[0]
@@ -149,7 +186,15 @@ def normalize_name(text: str, name_type: NameType = "any") -> NameForm:
     script = detect_script(text)
     if script == "Hani":
         return _han_form(text, name_type)
+    if script == "Jpan":
+        text = " ".join(" ".join(_japanese_reading(part)) for part in text.split())
     tokens, surname = _latin_tokens(text, script)
+    alternatives: tuple[tuple[str, ...], ...] = ()
+    if script == "Hang" and len(tokens) >= 2:
+        first_syllable = next((ch for ch in text if _HANGUL.match(ch)), "")
+        alternatives = tuple((spelling, *tokens[1:]) for spelling in KOREAN_SURNAMES.get(first_syllable, ())
+                             if spelling != tokens[0])
+    acronym_source = [t for t in tokens if t not in STOPWORDS and t not in HONORIFICS]
     removed: list[str] = []
     if name_type != "organization":
         kept = [t for t in tokens if t not in HONORIFICS]
@@ -165,7 +210,13 @@ def normalize_name(text: str, name_type: NameType = "any") -> NameForm:
         tokens = kept
     if surname and surname not in tokens:
         surname = None
-    return NameForm(text, tuple(tokens), script, None, surname, tuple(removed))
+    acronyms: tuple[str, ...] = ()
+    if name_type != "person" and len(tokens) >= 2:
+        # Initials with and without the legal form: "China National Petroleum Corporation" is CNP and CNPC.
+        with_form = "".join(t[0] for t in acronym_source)
+        without = "".join(t[0] for t in tokens)
+        acronyms = tuple(dict.fromkeys(a for a in (with_form, without) if len(a) >= 3))
+    return NameForm(text, tuple(tokens), script, None, surname, tuple(removed), alternatives, acronyms)
 
 
 def clean_query(text: str) -> str:
