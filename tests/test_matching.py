@@ -177,3 +177,44 @@ def test_f1_on_labelled_pairs(pairs_file: str) -> None:
 
     precision, recall, f1 = prf(score_pairs(DATA / pairs_file), DEFAULT_THRESHOLD)
     assert f1 >= 0.90, (precision, recall, f1)
+
+
+@pytest.mark.parametrize("raw, tokens", [
+    ("Terun Corpration", ("terun",)),
+    ("Finze Export Comppany Limited", ("finze", "export")),
+    ("Pabaze Import Compnay Ltd", ("pabaze", "import")),
+])
+def test_misspelt_legal_forms_are_still_legal_forms(raw: str, tokens: tuple[str, ...]) -> None:
+    assert normalize_name(raw, "organization").tokens == tokens
+
+
+@pytest.fixture(scope="module")
+def large_matcher() -> tuple[Matcher, list[dict]]:  # type: ignore[type-arg]
+    from bench.synthetic import synthetic_entries
+
+    entries = list(synthetic_entries(3000, seed=11))
+    return Matcher(entries), entries
+
+
+def test_retrieval_finds_single_typos_without_scoring_everything(large_matcher) -> None:  # type: ignore[no-untyped-def]
+    import random
+
+    from bench.synthetic import misspell
+    from screening.matching.index import CANDIDATES_PER_QUERY
+
+    matcher, entries = large_matcher
+    assert len(matcher.records) > 3000
+    rng = random.Random(3)
+    missed = []
+    for entry in rng.sample(entries, 200):
+        query = misspell(entry["names"][0]["name"], rng)
+        assert len(matcher.candidates(normalize_name(query, entry["type"]))) <= CANDIDATES_PER_QUERY
+        _, matches = matcher.screen(query, type=entry["type"], limit=100)
+        if entry["id"] not in {m.entry_id for m in matches}:
+            missed.append(query)
+    assert len(missed) <= 4, missed  # >= 98% of planted misspellings found
+
+
+def test_frequent_parts_weigh_less_in_a_large_list(large_matcher) -> None:  # type: ignore[no-untyped-def]
+    matcher, _ = large_matcher
+    assert matcher.weigh("trading") < 0.25 and matcher.weigh("zzyzx") == 1.0

@@ -7,10 +7,13 @@ their parts (typos) and by Han characters; the best-sharing names are scored. Sm
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
+import numpy as np
+
+from .phonetic import skeleton
 from .score import NameScore, score_forms
 from .text import NameForm, NameType, normalize_name
 from .vocab import base_weight
@@ -59,6 +62,54 @@ def _grams(token: str) -> set[str]:
     return {padded[i:i + 3] for i in range(len(padded) - 2)}
 
 
+def _deletions(token: str) -> set[str]:
+    """The part with one letter left out, each way (and itself): two parts one edit apart (a substitution, an
+    insertion, a transposition) share one of these, so a single typo is always retrieved (SymSpell's idea)."""
+    if len(token) < 4:
+        return set()
+    return {token} | {token[:i] + token[i + 1:] for i in range(len(token))}
+
+
+def _index_keys(form: NameForm) -> set[str]:
+    """What a list name is found by: its parts (t:), their trigrams (g:), their sound (s:), Han characters (h:)."""
+    keys: set[str] = set()
+    for tokens in (form.tokens, *form.alternatives):
+        for token in tokens:
+            keys.add("t:" + token)
+            keys.add("s:" + skeleton(token))
+            keys.update("g:" + gram for gram in _grams(token))
+            keys.update("d:" + variant for variant in _deletions(token))
+        keys.add("g:" + "".join(tokens)[:3])  # the start of the name written run together
+    keys.update("h:" + char for char in form.han or "")
+    keys.update("t:" + acronym for acronym in form.acronyms)
+    return keys
+
+
+def _query_keys(query: NameForm, weigh: Callable[[str], float]) -> list[tuple[str, float]]:
+    """Index keys of a query with how much sharing each one counts."""
+    keys: dict[str, float] = {}
+
+    def add(key: str, weight: float) -> None:
+        keys[key] = max(keys.get(key, 0.0), weight)
+
+    for tokens in (query.tokens, *query.alternatives):
+        for token in tokens:
+            weight = max(weigh(token), 0.05)
+            add("t:" + token, 10 * weight)
+            add("s:" + skeleton(token), 4 * weight)
+            for variant in _deletions(token):
+                add("d:" + variant, 6 * weight)
+            grams = _grams(token)
+            for gram in grams:
+                add("g:" + gram, 3 * weight / len(grams))
+        if len(tokens) == 1 and len(tokens[0]) >= 6:
+            # A run-together name shares its start with the list name written as one.
+            add("g:" + tokens[0][:3], 1.0)
+    for char in query.han or "":
+        add("h:" + char, 2.0)
+    return list(keys.items())
+
+
 def _type_allows(query_type: str, entry_type: str) -> bool:
     if query_type == "any":
         return True
@@ -79,9 +130,7 @@ class Matcher:
     def __init__(self, entries: Iterable[dict[str, Any]]):
         self.entries: list[EntryInfo] = []
         self.records: list[NameRecord] = []
-        self._token_index: dict[str, list[int]] = defaultdict(list)
-        self._gram_index: dict[str, list[int]] = defaultdict(list)
-        self._han_index: dict[str, list[int]] = defaultdict(list)
+        postings: dict[str, list[int]] = defaultdict(list)
         for entry in entries:
             if entry.get("status") == "delisted":
                 continue
@@ -99,18 +148,13 @@ class Matcher:
                 if not form.tokens or key in seen:
                     continue
                 seen.add(key)
-                self._add(NameRecord(idx, name["name"], name.get("kind", "alias"), form))
+                rid = len(self.records)
+                self.records.append(NameRecord(idx, name["name"], name.get("kind", "alias"), form))
+                for index_key in _index_keys(form):
+                    postings[index_key].append(rid)
+        # Posting lists as arrays: retrieval adds them up with numpy instead of looping in Python.
+        self._postings = {key: np.asarray(ids, dtype=np.int32) for key, ids in postings.items()}
         self._idf = self._frequency_factors()
-
-    def _add(self, record: NameRecord) -> None:
-        rid = len(self.records)
-        self.records.append(record)
-        for token in set(record.form.tokens):
-            self._token_index[token].append(rid)
-            for gram in _grams(token):
-                self._gram_index[gram].append(rid)
-        for char in set(record.form.han or ""):
-            self._han_index[char].append(rid)
 
     def _frequency_factors(self) -> dict[str, float]:
         """Lower the weight of parts that are frequent in this list (only meaningful for larger lists)."""
@@ -118,35 +162,34 @@ class Matcher:
         if n < 1000:
             return {}
         factors = {}
-        for token, rids in self._token_index.items():
-            share = len(rids) / n
-            if share > 0.001:
-                factors[token] = max(0.3, 1.0 - math.log10(share * 1000) / 3)
+        for key, ids in self._postings.items():
+            if key.startswith("t:"):
+                share = len(ids) / n
+                if share > 0.001:
+                    factors[key[2:]] = max(0.3, 1.0 - math.log10(share * 1000) / 3)
         return factors
 
     def weigh(self, token: str) -> float:
         return base_weight(token) * self._idf.get(token, 1.0)
 
     def candidates(self, query: NameForm) -> list[int]:
-        """Record ids worth scoring for this query."""
+        """Record ids worth scoring for this query: those sharing the most (weighted) index keys with it."""
         if len(self.records) <= SCORE_ALL_BELOW:
             return list(range(len(self.records)))
-        hits: Counter[int] = Counter()
-        for token in set(query.tokens):
-            weight = self.weigh(token)
-            for rid in self._token_index.get(token, ()):
-                hits[rid] += 10 * weight
-            grams = _grams(token)
-            for gram in grams:
-                for rid in self._gram_index.get(gram, ()):
-                    hits[rid] += weight / len(grams)
-        if len(query.tokens) == 1:
-            for gram in _grams(query.tokens[0]):
-                pass  # a run-together name shares trigrams with each of the list's parts, counted above
-        for char in set(query.han or ""):
-            for rid in self._han_index.get(char, ()):
-                hits[rid] += 1
-        return [rid for rid, _ in hits.most_common(CANDIDATES_PER_QUERY)]
+        arrays, weights = [], []
+        for key, weight in _query_keys(query, self.weigh):
+            ids = self._postings.get(key)
+            if ids is not None:
+                arrays.append(ids)
+                weights.append(np.full(len(ids), weight, dtype=np.float32))
+        if not arrays:
+            return []
+        ids = np.concatenate(arrays)
+        totals = np.bincount(ids, weights=np.concatenate(weights), minlength=len(self.records))
+        hit = np.flatnonzero(totals)
+        if len(hit) > CANDIDATES_PER_QUERY:
+            hit = hit[np.argpartition(totals[hit], -CANDIDATES_PER_QUERY)[-CANDIDATES_PER_QUERY:]]
+        return hit.tolist()
 
     def screen(self, name: str, *, type: NameType = "any", threshold: float | None = None, limit: int = 10,
                birth_date: str | None = None, country: str | None = None) -> tuple[NameForm, list[EntryMatch]]:

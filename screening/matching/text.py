@@ -27,6 +27,7 @@ _JOINERS = re.compile(r"[\-‐‑‒–—'’`´ʼ]")  # hyphens and apostrophe
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _ARTICLE = re.compile(r"\b(al|el|ad|ash|as|at|az|ar|an|ud|ul)[\-‐‑](?=[a-z])")  # hyphen only: El'tsin is a name
 _LEGAL_FORM_SET = set(LEGAL_FORMS)
+LONG_LEGAL_WORDS = sorted({word for form in LEGAL_FORMS for word in form if len(word) >= 6})
 LOOSE_VOWEL_SCRIPTS = frozenset({"Arab", "Hebr", "Thai"})
 SURNAME_PARTICLES = frozenset({"al", "el", "bin", "ibn", "bint", "abu", "van", "von", "der", "den", "de", "del",
                                "della", "di", "da", "dos", "du", "la", "le", "mac", "o"})
@@ -84,11 +85,26 @@ def detect_script(text: str) -> str:
     return "Latn"
 
 
+def _misspelt_legal_word(token: str) -> str | None:
+    """A long legal-form word written with one slip ("corrporation", "compnay") is still a legal form."""
+    if len(token) < 6:
+        return None
+    from rapidfuzz.distance import OSA
+
+    for word in LONG_LEGAL_WORDS:
+        if abs(len(word) - len(token)) <= 1 and OSA.distance(token, word) <= (2 if len(word) >= 10 else 1):
+            return word
+    return None
+
+
 def _strip_sequences(tokens: list[str], forms: list[tuple[str, ...]], removed: list[str]) -> list[str]:
     """Drop legal forms at the end (repeatedly: "co ltd") and at the start ("jsc gazprom")."""
     changed = True
     while changed and len(tokens) > 1:
         changed = False
+        fixed = _misspelt_legal_word(tokens[-1])
+        if fixed and fixed != tokens[-1]:
+            tokens = tokens[:-1] + [fixed]
         for form in forms:
             n = len(form)
             if len(tokens) > n and tuple(tokens[-n:]) == form:
