@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SCREENING_PORT ?= 8000
 SCREENING_HOST ?= 127.0.0.1
 
-.PHONY: run test install bench clean lock
+.PHONY: run test install bench clean lock settings-table
 
 $(STAMP): requirements/dev.lock requirements/build.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3"; exit 1; }
@@ -40,6 +40,9 @@ lock:
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -o requirements/runtime.lock
 	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 --generate-hashes -o requirements/dev.lock
 	$(BIN)/uv pip compile requirements/build.in --python-version 3.11 --generate-hashes -o requirements/build.lock
+
+settings-table: $(STAMP)
+	$(BIN)/python -c "from screening.config import update_readme; update_readme()"
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

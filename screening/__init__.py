@@ -21,11 +21,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=app.config["LOG_LEVEL"])
 
     from . import db, errors, liststate
-    from .api import entries, ops, screen
+    from .api import admin, audit, entries, ops, screen
 
     db.init_app(app)
     errors.init_app(app)
     liststate.init_app(app)
-    for module in (ops, screen, entries):
+    for module in (ops, screen, entries, admin, audit):
         app.register_blueprint(module.bp)
     return app

@@ -58,11 +58,12 @@ def load_list(path: Path | None, actor: str) -> None:
     except ListValidationError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
-    app = _app()
-    with _session(app) as session:
-        result = store.publish(session, document, actor=actor, summary=f"load-list {path or 'lists/designations.yaml'}",
-                               action="load-list")
-        session.commit()
+    from .db import write_sessions
+    from .lists import write_transaction
+
+    with write_transaction(write_sessions(_app())) as session:
+        result = store.publish_document(session, document, actor=actor, action="load-list",
+                                        summary=f"load-list {path or 'lists/designations.yaml'}")
     if result.created:
         click.echo(f"list version {result.version}: {result.summary}")
     else:
@@ -114,6 +115,122 @@ def keys_revoke(key_id: str) -> None:
             sys.exit(1)
         session.commit()
     click.echo(f"revoked {key_id}")
+
+
+@main.group("lists")
+def lists_group() -> None:
+    """Import, inspect and restore list versions."""
+
+
+def _run_change(operation, **kwargs):  # type: ignore[no-untyped-def]
+    from . import store
+    from .db import write_sessions
+    from .lists import write_transaction
+    from .listfile import ListValidationError
+
+    app = _app()
+    try:
+        with write_transaction(write_sessions(app)) as session:
+            return operation(session, **kwargs)
+    except ListValidationError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    except (LookupError, store.VersionConflict) as exc:
+        click.echo(f"refused: {exc}", err=True)
+        sys.exit(1)
+
+
+@lists_group.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=True, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["native", "ofac-csv", "ftm"]), required=True)
+@click.option("--mode", type=click.Choice(["replace", "merge"]), default="merge", show_default=True)
+@click.option("--actor", default="cli", show_default=True)
+def lists_import(paths: tuple[Path, ...], fmt: str, mode: str, actor: str) -> None:
+    """Import a list. ofac-csv takes a zip, a folder, or the files sdn.csv [alt.csv add.csv sdn_comments.csv]."""
+    from .importers import OFAC_PARTS, parse_import
+    from .lists import import_document
+    from .listfile import ListValidationError
+
+    files: dict[str, bytes] = {}
+    if fmt == "ofac-csv":
+        candidates = [p for path in paths for p in (sorted(path.iterdir()) if path.is_dir() else [path])]
+        for candidate in candidates:
+            name = candidate.name.lower()
+            if name.endswith(".zip"):
+                files["zip"] = candidate.read_bytes()
+            for part, filename in OFAC_PARTS.items():
+                if name == filename or name.endswith("_" + filename):
+                    files[part] = candidate.read_bytes()
+    else:
+        files["file"] = paths[0].read_bytes()
+    try:
+        document = parse_import(fmt, files)
+    except ListValidationError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    for warning in document.warnings[:20]:
+        click.echo(f"warning: {warning.location}: {warning.message}", err=True)
+    result = _run_change(import_document, document=document, mode=mode, actor=actor)
+    state = f"list version {result.version}" if result.created else f"list unchanged: still version {result.version}"
+    click.echo(f"{state}: {result.summary} ({len(document.warnings)} warnings)")
+
+
+@lists_group.command("versions")
+@click.option("--limit", type=int, default=20, show_default=True)
+def lists_versions(limit: int) -> None:
+    from .lists import versions
+
+    app = _app()
+    with _session(app) as session:
+        listing = versions(session, limit=limit)
+    for v in listing["versions"]:
+        mark = "*" if v["version"] == listing["current"] else " "
+        click.echo(f"{mark} {v['version']:>4}  {v['created_at'][:19]}  {v['actor']:<12} {v['summary']}")
+
+
+@lists_group.command("diff")
+@click.argument("version", type=int)
+@click.option("--against", type=int, default=None, help="Default: the version before.")
+def lists_diff(version: int, against: int | None) -> None:
+    from .lists import VersionNotFound, diff
+
+    app = _app()
+    with _session(app) as session:
+        try:
+            result = diff(session, version, version - 1 if against is None else against)
+        except VersionNotFound as exc:
+            click.echo(f"no list version {exc}", err=True)
+            sys.exit(1)
+    click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+@lists_group.command("restore")
+@click.argument("version", type=int)
+@click.option("--actor", default="cli", show_default=True)
+def lists_restore(version: int, actor: str) -> None:
+    from .lists import restore
+
+    result = _run_change(restore, version=version, actor=actor)
+    click.echo(f"list version {result.version}: {result.summary}" if result.created
+               else f"list unchanged: version {result.version} already equals version {version}")
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The audit trail."""
+
+
+@audit_group.command("prune")
+@click.option("--days", type=int, default=None, help="Default: SCREENING_AUDIT_RETENTION_DAYS.")
+def audit_prune(days: int | None) -> None:
+    """Delete screening records older than the retention period (list changes are kept)."""
+    from .api.audit import prune_screenings
+
+    app = _app()
+    with _session(app) as session:
+        removed = prune_screenings(session, days if days is not None else app.config["AUDIT_RETENTION_DAYS"])
+        session.commit()
+    click.echo(f"pruned {removed} screening records")
 
 
 @main.command("screen")

@@ -33,6 +33,8 @@ SETTINGS: list[Setting] = [
     Setting("MAX_NAME_LENGTH", 500, int, "Longest name accepted, in characters after trimming."),
     Setting("MAX_BATCH", 1000, int, "Most queries in one `POST /v1/screen/batch`."),
     Setting("MAX_BODY_BYTES", 10 * 1024 * 1024, int, "Largest JSON request body (bytes); larger is 413."),
+    Setting("MAX_IMPORT_BYTES", 1024 * 1024 * 1024, int, "Largest list import (bytes); larger is 413."),
+    Setting("AUDIT_RETENTION_DAYS", 400, int, "Screening records older than this are pruned (list changes are kept)."),
     Setting("LIST_POLL_SECONDS", 2.0, float, "How often a worker checks whether the current list version moved."),
     Setting("PORT", 8000, int, "Port of `make run` and `screening serve`."),
     Setting("WORKERS", 2, int, "gunicorn worker processes of `screening serve`."),
@@ -58,3 +60,15 @@ def settings_markdown() -> str:
         default = "" if s.default is None else f"`{s.default}`"
         rows.append(f"| `{s.env}` | {default} | {s.doc} |")
     return "\n".join(rows)
+
+
+def update_readme(path: str = "README.md") -> None:
+    """Rewrite the settings table between the README's markers (`make settings-table`)."""
+    import re
+    from pathlib import Path
+
+    readme = Path(path)
+    text = readme.read_text(encoding="utf-8")
+    block = f"<!-- settings:start (make settings-table) -->\n{settings_markdown()}\n<!-- settings:end -->"
+    readme.write_text(re.sub(r"<!-- settings:start.*?<!-- settings:end -->", lambda _: block, text, flags=re.S),
+                      encoding="utf-8")

@@ -17,7 +17,9 @@ def default_sqlite_url(instance_path: str) -> str:
     return f"sqlite:///{Path(instance_path) / 'screening.db'}"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, for_writes: bool = False) -> Engine:
+    """An engine; `for_writes` on SQLite makes every transaction BEGIN IMMEDIATE, taking the database's write lock
+    up front, so that two list changes run one after the other instead of failing halfway (SQLAlchemy's recipe)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
 
@@ -29,6 +31,13 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            if for_writes:
+                dbapi_connection.isolation_level = None  # pysqlite must not emit its own BEGIN
+
+        if for_writes:
+            @event.listens_for(engine, "begin")
+            def _begin_immediate(connection: Any) -> None:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
@@ -56,6 +65,9 @@ def init_app(app: Flask) -> None:
     engine = make_engine(url)
     app.extensions["db_engine"] = engine
     app.extensions["db_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
+    write_engine = make_engine(url, for_writes=True) if url.startswith("sqlite") else engine
+    app.extensions["db_write_engine"] = write_engine
+    app.extensions["db_write_sessionmaker"] = sessionmaker(write_engine, expire_on_commit=False)
 
     @app.teardown_appcontext
     def _close_session(exc: BaseException | None) -> None:
@@ -68,6 +80,16 @@ def init_app(app: Flask) -> None:
 
 def session_factory(app: Flask) -> sessionmaker[Session]:
     return app.extensions["db_sessionmaker"]
+
+
+def write_sessions(app: Flask) -> sessionmaker[Session]:
+    """Sessions for list changes (see make_engine)."""
+    return app.extensions["db_write_sessionmaker"]
+
+
+def dispose(app: Flask) -> None:
+    app.extensions["db_engine"].dispose()
+    app.extensions["db_write_engine"].dispose()
 
 
 def get_session() -> Session:

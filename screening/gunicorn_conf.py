@@ -29,10 +29,13 @@ def when_ready(server):  # type: ignore[no-untyped-def]
         get_state(app).snapshot()  # build the index before forking, so workers start warm
     except Exception as exc:  # a missing schema must not stop the server from reporting itself not ready
         server.log.warning("list not loaded at start: %s", exc)
-    app.extensions["db_engine"].dispose()
+    from screening.db import dispose
+
+    dispose(app)
 
 
 def post_fork(server, worker):  # type: ignore[no-untyped-def]
     from screening.wsgi import app
 
-    app.extensions["db_engine"].dispose(close=False)
+    for key in ("db_engine", "db_write_engine"):
+        app.extensions[key].dispose(close=False)

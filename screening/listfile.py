@@ -9,14 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-ENTRY_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,199}$"
+ENTRY_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$"  # FollowTheMoney ids keep their case
 PARTIAL_DATE_PATTERN = r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$"
 COUNTRY_PATTERN = r"^[A-Z]{2}$"
 
@@ -169,6 +169,7 @@ class ListDocument:
     entries: list[Entry]
     sources: list[Source]
     meta: dict[str, Any]
+    warnings: list[Problem] = field(default_factory=list)  # what was skipped without refusing the file
 
 
 def pydantic_problems(error: ValidationError, location: str) -> list[Problem]:

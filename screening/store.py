@@ -12,7 +12,7 @@ from typing import Any, Iterable
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from .listfile import Entry, ListDocument, Source, content_hash
+from .listfile import ListDocument, content_hash
 from .models import (AuditEvent, Citation, EntryName, EntryRevision, ListHead, ListVersion, SourceRevision,
                      VersionEntry, VersionSource, utcnow)
 
@@ -36,7 +36,8 @@ def current_version(session: Session) -> int | None:
     return session.scalar(select(ListHead.current_version).where(ListHead.id == 1))
 
 
-def _lock_head(session: Session) -> ListHead:
+def lock_head(session: Session) -> ListHead:
+    """Take the list's write lock (PostgreSQL: FOR UPDATE on the head row; SQLite holds it via BEGIN IMMEDIATE)."""
     head = session.scalar(select(ListHead).where(ListHead.id == 1).with_for_update())
     if head is None:
         head = ListHead(id=1, current_version=None)
@@ -49,8 +50,8 @@ def _list_hash(entries: dict[str, str], sources: dict[str, str]) -> str:
     return content_hash({"entries": entries, "sources": sources})
 
 
-def _upsert_sources(session: Session, sources: Iterable[Source]) -> dict[str, int]:
-    docs = {s.id: s.model_dump(mode="json", exclude_none=True) for s in sources}
+def _upsert_sources(session: Session, sources: Iterable[dict[str, Any]]) -> dict[str, int]:
+    docs = {s["id"]: s for s in sources}
     hashes = {sid: content_hash(doc) for sid, doc in docs.items()}
     existing = dict(session.execute(
         select(SourceRevision.content_hash, SourceRevision.id)
@@ -67,12 +68,8 @@ def _upsert_sources(session: Session, sources: Iterable[Source]) -> dict[str, in
     return out
 
 
-def _entry_hashes(entries: Iterable[Entry]) -> dict[str, tuple[str, dict[str, Any]]]:
-    out = {}
-    for entry in entries:
-        doc = entry.canonical()
-        out[entry.id] = (content_hash(doc), doc)
-    return out
+def _entry_hashes(entries: Iterable[dict[str, Any]]) -> dict[str, tuple[str, dict[str, Any]]]:
+    return {doc["id"]: (content_hash(doc), doc) for doc in entries}
 
 
 def _upsert_entries(session: Session, hashed: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, int]:
@@ -127,17 +124,26 @@ def describe_change(before: dict[str, str], after: dict[str, str]) -> dict[str, 
     }
 
 
-def publish(session: Session, document: ListDocument, *, actor: str, summary: str | None = None,
+def publish_document(session: Session, document: ListDocument, **kwargs: Any) -> PublishResult:
+    """Publish a validated document (see `publish`)."""
+    return publish(session, [e.canonical() for e in document.entries],
+                   [s.model_dump(mode="json", exclude_none=True) for s in document.sources], document.meta, **kwargs)
+
+
+def publish(session: Session, entries: Iterable[dict[str, Any]], sources: Iterable[dict[str, Any]],
+            meta: dict[str, Any] | None = None, *, actor: str, summary: str | None = None,
             expected_version: int | None = None, check_expected: bool = False,
             action: str = "publish") -> PublishResult:
-    """Make `document` the current list, as a new version, in the session's transaction (the caller commits)."""
-    head = _lock_head(session)
+    """Make these canonical entries and sources the current list, as a new version, in the session's transaction
+    (the caller commits). Nothing is written when the content equals the current version."""
+    head = lock_head(session)
     current = head.current_version
     if check_expected and current != expected_version:
         raise VersionConflict(expected_version, current)
 
-    hashed = _entry_hashes(document.entries)
-    source_docs = {s.id: content_hash(s.model_dump(mode="json", exclude_none=True)) for s in document.sources}
+    hashed = _entry_hashes(entries)
+    sources = list(sources)
+    source_docs = {s["id"]: content_hash(s) for s in sources}
     new_hash = _list_hash({eid: h for eid, (h, _) in hashed.items()}, source_docs)
 
     before_entries: dict[str, str] = {}
@@ -154,10 +160,10 @@ def publish(session: Session, document: ListDocument, *, actor: str, summary: st
 
     number = (session.scalar(select(func.max(ListVersion.number))) or 0) + 1
     session.add(ListVersion(number=number, actor=actor, summary=summary, content_hash=new_hash, parent=current,
-                            entry_count=len(hashed), meta=document.meta))
+                            entry_count=len(hashed), meta=meta or {}))
     session.flush()
     entry_revs = _upsert_entries(session, hashed)
-    source_revs = _upsert_sources(session, document.sources)
+    source_revs = _upsert_sources(session, sources)
     links = [{"version": number, "entry_id": eid, "revision_id": rid} for eid, rid in entry_revs.items()]
     for start in range(0, len(links), 5000):
         session.execute(insert(VersionEntry), links[start:start + 5000])
@@ -198,9 +204,6 @@ def version_sources(session: Session, version: int) -> dict[str, dict[str, Any]]
     return {doc["id"]: doc for doc in rows}
 
 
-def version_document(session: Session, version: int) -> ListDocument:
-    """A stored version as a validated document (what restore and export start from)."""
-    version_row = session.get(ListVersion, version)
-    return ListDocument(entries=[Entry.model_validate(d) for d in version_entries(session, version)],
-                        sources=[Source.model_validate(d) for d in version_sources(session, version).values()],
-                        meta=(version_row.meta if version_row else {}) or {})
+def version_meta(session: Session, version: int) -> dict[str, Any]:
+    row = session.get(ListVersion, version)
+    return (row.meta if row else {}) or {}

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from screening import create_app, store
 from screening.auth import create_key
-from screening.db import upgrade
+from screening.db import dispose, upgrade
 from screening.listfile import load_list_file
 from tests.pgcluster import Cluster, start_cluster
 
@@ -58,13 +58,13 @@ def make_app(url: str, **config: object) -> Flask:
 def empty_app(db_url: str) -> Iterator[Flask]:
     app = make_app(db_url)
     yield app
-    app.extensions["db_engine"].dispose()
+    dispose(app)
 
 
 @pytest.fixture
 def app(empty_app: Flask) -> Flask:
     with empty_app.extensions["db_sessionmaker"]() as session:
-        store.publish(session, load_list_file(), actor="tests", action="load-list")
+        store.publish_document(session, load_list_file(), actor="tests", action="load-list")
         session.commit()
     return empty_app
 

@@ -17,7 +17,7 @@ def _session(app: Flask):  # type: ignore[no-untyped-def]
 def test_first_load_makes_version_one_and_moves_the_head(empty_app: Flask) -> None:
     with _session(empty_app) as session:
         assert store.current_version(session) is None
-        result = store.publish(session, load_list_file(), actor="tests")
+        result = store.publish_document(session, load_list_file(), actor="tests")
         session.commit()
         assert (result.version, result.created) == (1, True)
         assert session.scalar(select(ListHead.current_version)) == 1
@@ -27,7 +27,7 @@ def test_first_load_makes_version_one_and_moves_the_head(empty_app: Flask) -> No
 
 def test_loading_the_same_list_twice_makes_no_new_version(app: Flask) -> None:
     with _session(app) as session:
-        result = store.publish(session, load_list_file(), actor="tests")
+        result = store.publish_document(session, load_list_file(), actor="tests")
         session.commit()
         assert (result.version, result.created) == (1, False)
         assert session.scalar(select(func.count()).select_from(ListVersion)) == 1
@@ -39,7 +39,7 @@ def test_a_change_is_a_new_version_and_the_old_one_is_untouched(app: Flask) -> N
     changed["names"].append({"name": "Chen Quan Guo", "kind": "weak"})
     document.entries[0] = Entry.model_validate(changed)
     with _session(app) as session:
-        result = store.publish(session, document, actor="editor", summary="add a weak alias")
+        result = store.publish_document(session, document, actor="editor", summary="add a weak alias")
         session.commit()
         assert (result.version, result.created) == (2, True)
         assert "1 changed" in result.summary
@@ -58,7 +58,7 @@ def test_removed_entry_stays_in_its_old_version(app: Flask) -> None:
     document = load_list_file()
     document.entries = [e for e in document.entries if e.id != "gao-yan"]
     with _session(app) as session:
-        store.publish(session, document, actor="tests")
+        store.publish_document(session, document, actor="tests")
         session.commit()
         assert store.version_entry(session, 2, "gao-yan") is None
         assert store.version_entry(session, 1, "gao-yan") is not None
@@ -69,11 +69,12 @@ def test_optimistic_check_refuses_a_stale_writer(app: Flask) -> None:
 
     with _session(app) as session:
         with pytest.raises(store.VersionConflict):
-            store.publish(session, load_list_file(), actor="tests", expected_version=0, check_expected=True)
+            store.publish_document(session, load_list_file(), actor="tests", expected_version=0, check_expected=True)
 
 
-def test_version_document_round_trips(app: Flask) -> None:
+def test_republishing_a_stored_version_changes_nothing(app: Flask) -> None:
     with _session(app) as session:
-        document = store.version_document(session, 1)
-        result = store.publish(session, document, actor="tests")
+        entries = store.version_entries(session, 1)
+        sources = list(store.version_sources(session, 1).values())
+        result = store.publish(session, entries, sources, actor="tests")
         assert result.created is False

@@ -16,7 +16,7 @@ import pytest
 
 from screening import create_app, store
 from screening.auth import create_key
-from screening.db import upgrade
+from screening.db import dispose, upgrade
 from screening.listfile import Entry, load_list_file
 
 POLL_SECONDS = 2.0  # the default LIST_POLL_SECONDS
@@ -44,7 +44,7 @@ def served(db_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     app = create_app({"DATABASE_URL": db_url})
     sessions = app.extensions["db_sessionmaker"]
     with sessions() as session:
-        store.publish(session, load_list_file(), actor="tests")
+        store.publish_document(session, load_list_file(), actor="tests")
         key = create_key(session, role="screener", label="w")
         session.commit()
     port = _free_port()
@@ -68,7 +68,7 @@ def served(db_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     process.terminate()
     process.wait(timeout=30)
     log.close()
-    app.extensions["db_engine"].dispose()
+    dispose(app)
 
 
 def test_every_worker_serves_a_list_change(served) -> None:  # type: ignore[no-untyped-def]
@@ -85,7 +85,7 @@ def test_every_worker_serves_a_list_change(served) -> None:  # type: ignore[no-u
     new_entry.update(id="test-new-designee", names=[{"name": "ZORYANOV, Ilyas", "kind": "primary"}])
     document.entries.append(Entry.model_validate(new_entry))
     with sessions() as session:
-        result = store.publish(session, document, actor="tests")
+        result = store.publish_document(session, document, actor="tests")
         session.commit()
     changed_at = time.monotonic()
 

@@ -14,7 +14,7 @@ from .render import entry_json, entry_summary
 bp = Blueprint("entries", __name__, url_prefix="/v1")
 
 
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
+def int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
@@ -35,7 +35,7 @@ def list_entries() -> Any:
     snapshot = get_state(current_app).snapshot()
     wanted_type, status = request.args.get("type"), request.args.get("status")
     program, text = request.args.get("program"), (request.args.get("q") or "").casefold().strip()
-    limit, offset = _int_arg("limit", 100, 1, 1000), _int_arg("offset", 0, 0, 10**9)
+    limit, offset = int_arg("limit", 100, 1, 1000), int_arg("offset", 0, 0, 10**9)
     selected = []
     for entry in snapshot.entries.values():
         if wanted_type and entry["type"] != wanted_type:
@@ -59,7 +59,9 @@ def get_entry(entry_id: str) -> Any:
     entry = snapshot.entries.get(entry_id)
     if entry is None:
         raise ApiError(404, "Not Found", f"No entry {entry_id!r} in list version {snapshot.version}.")
-    return entry_json(entry, snapshot)
+    response = current_app.json.response(entry_json(entry, snapshot))
+    response.headers["ETag"] = f'W/"{snapshot.version}"'  # send it back as If-Match to change the entry safely
+    return response
 
 
 @bp.get("/sources")

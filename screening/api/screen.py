@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -16,6 +17,7 @@ from ..errors import ApiError, validation_errors
 from ..liststate import ListSnapshot, get_state
 from ..matching import DEFAULT_THRESHOLD
 from ..schemas import BatchQuery, BatchRequest, ScreenQuery
+from .audit import prune_screenings
 from .render import match_json
 
 bp = Blueprint("screen", __name__, url_prefix="/v1")
@@ -57,11 +59,19 @@ def screen_one(query: ScreenQuery, snapshot: ListSnapshot) -> tuple[dict[str, An
     return body, [audit]
 
 
+PRUNE_EVERY_SECONDS = 3600.0
+_last_prune = [0.0]
+
+
 def _record(snapshot: ListSnapshot, audits: list[dict[str, Any]], references: list[str | None]) -> None:
     session = get_session()
     for audit, reference in zip(audits, references):
         store.record_audit(session, kind="screening", action="screen", actor=g.principal.label,
                            list_version=snapshot.version, reference=reference, data=audit)
+    if time.monotonic() - _last_prune[0] > PRUNE_EVERY_SECONDS:
+        # The retention setting is applied as screenings happen, at most hourly per worker: no scheduler needed.
+        _last_prune[0] = time.monotonic()
+        prune_screenings(session, current_app.config["AUDIT_RETENTION_DAYS"])
     session.commit()
 
 

@@ -1,0 +1,216 @@
+"""Admin list changes (role admin): entries, imports, export, versions, diff, restore.
+
+Every change is a new list version written in one transaction, audited with the key's label as the actor. A client
+may send `If-Match: "<version>"` (the ETag of what it read): if the list has moved since, the change is a 409.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, request, stream_with_context, url_for
+from pydantic import ValidationError
+
+from .. import lists, store
+from ..auth import require
+from ..db import get_session, write_sessions
+from ..errors import ApiError, validation_errors
+from ..importers import FORMATS, parse_import
+from ..importers.ftm import export_ftm
+from ..listfile import Entry, ListValidationError, dump_native
+from ..liststate import get_state
+from .entries import int_arg
+from .render import entry_json
+
+bp = Blueprint("admin", __name__, url_prefix="/v1")
+
+# Fields GET adds to an entry; ignored when the entry is sent back.
+READ_ONLY_FIELDS = ("name", "list_version")
+READ_ONLY_CITATION_FIELDS = ("title", "publisher", "published", "url", "kind")
+
+
+def _expected_version() -> int | None:
+    raw = request.headers.get("If-Match")
+    if raw is None or raw.strip() == "*":
+        return None
+    value = raw.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise ApiError(400, "Invalid request", "If-Match must be a list version, as the ETag gave it.",
+                       errors=[{"field": "If-Match", "message": "expected a quoted version number"}], slug="validation")
+    return int(value)
+
+
+def _entry_from_body(entry_id: str | None = None) -> Entry:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "Invalid request", "The body must be a JSON object (an entry).",
+                       errors=[{"field": "(body)", "message": "expected a JSON object"}], slug="validation")
+    body = {k: v for k, v in body.items() if k not in READ_ONLY_FIELDS}
+    citations = body.get("citations")
+    if isinstance(citations, list):
+        body["citations"] = [
+            {**{k: v for k, v in c.items() if k not in READ_ONLY_CITATION_FIELDS and k != "source_id"},
+             "source": c.get("source", c.get("source_id"))} if isinstance(c, dict) else c for c in citations]
+    if entry_id is not None:
+        if body.get("id", entry_id) != entry_id:
+            raise ApiError(400, "Invalid request", "The entry's id cannot change.",
+                           errors=[{"field": "id", "message": f"must be {entry_id!r} (the id in the URL)"}],
+                           slug="validation")
+        body["id"] = entry_id
+    try:
+        return Entry.model_validate(body)
+    except ValidationError as exc:
+        raise ApiError(422, "Invalid entry", "The entry does not match the list schema.",
+                       errors=validation_errors(exc), slug="validation") from None
+
+
+def _list_problems(exc: ListValidationError, status: int = 422) -> ApiError:
+    return ApiError(status, "Invalid list", f"Refused: {len(exc.problems)} problem(s); the list is unchanged.",
+                    errors=[{"field": p.field, "location": p.location, "message": p.message} for p in exc.problems],
+                    slug="invalid-list")
+
+
+def _change(operation: Any, **kwargs: Any) -> lists.ChangeResult:
+    """Run one list change in a write transaction, mapping its failures to problems."""
+    try:
+        with lists.write_transaction(write_sessions(current_app)) as session:
+            result = operation(session, actor=g.principal.label, **kwargs)
+    except store.VersionConflict as exc:
+        raise ApiError(409, "Conflict", f"The list is at version {exc.current}, not {exc.expected}: read it again.",
+                       slug="conflict", extra={"list_version": exc.current}) from None
+    except lists.EntryExists as exc:
+        raise ApiError(409, "Conflict", f"Entry {exc} exists already: use PUT to change it.", slug="conflict") from None
+    except lists.EntryNotFound as exc:
+        raise ApiError(404, "Not Found", f"No entry {exc} in the current list.") from None
+    except lists.VersionNotFound as exc:
+        raise ApiError(404, "Not Found", f"No list version {exc}.") from None
+    except ListValidationError as exc:
+        raise _list_problems(exc) from None
+    get_state(current_app).refresh()  # this worker answers from the new version at once; the others within seconds
+    return result
+
+
+def _change_body(result: lists.ChangeResult, **extra: Any) -> dict[str, Any]:
+    return {"list_version": result.version, "created": result.created, "summary": result.summary, **extra}
+
+
+@bp.post("/entries")
+@require("admin")
+def create_entry() -> Any:
+    entry = _entry_from_body()
+    result = _change(lists.put_entry, entry=entry, create=True, expected_version=_expected_version())
+    snapshot = get_state(current_app).snapshot()
+    response = current_app.json.response(entry_json(snapshot.entries[entry.id], snapshot))
+    response.status_code = 201
+    response.headers["Location"] = url_for("entries.get_entry", entry_id=entry.id)
+    response.headers["ETag"] = f'W/"{result.version}"'
+    return response
+
+
+@bp.put("/entries/<entry_id>")
+@require("admin")
+def replace_entry(entry_id: str) -> Any:
+    entry = _entry_from_body(entry_id)
+    result = _change(lists.put_entry, entry=entry, create=False, expected_version=_expected_version())
+    snapshot = get_state(current_app).snapshot()
+    response = current_app.json.response(entry_json(snapshot.entries[entry_id], snapshot))
+    response.headers["ETag"] = f'W/"{result.version}"'
+    return response
+
+
+@bp.delete("/entries/<entry_id>")
+@require("admin")
+def delist(entry_id: str) -> Any:
+    result = _change(lists.delist_entry, entry_id=entry_id, expected_version=_expected_version())
+    return _change_body(result, entry_id=entry_id, status="delisted")
+
+
+def _import_files(fmt: str) -> dict[str, bytes]:
+    request.max_content_length = current_app.config["MAX_IMPORT_BYTES"]
+    if request.files:
+        if fmt == "ofac-csv":
+            files = {part: request.files[part].read() for part in ("sdn", "alt", "add", "comments", "zip")
+                     if part in request.files}
+            if "file" in request.files:
+                files["zip"] = request.files["file"].read()
+            return files
+        if "file" not in request.files:
+            raise ApiError(400, "Invalid request", "Send the list as the multipart field 'file'.",
+                           errors=[{"field": "file", "message": "missing"}], slug="validation")
+        return {"file": request.files["file"].read()}
+    data = request.get_data()
+    if not data:
+        raise ApiError(400, "Invalid request", "The request has no list in it.",
+                       errors=[{"field": "(body)", "message": "empty"}], slug="validation")
+    return {"zip": data} if fmt == "ofac-csv" else {"file": data}
+
+
+@bp.post("/lists/import")
+@require("admin")
+def import_list() -> Any:
+    fmt, mode = request.args.get("format", "native"), request.args.get("mode", "replace")
+    errors = []
+    if fmt not in FORMATS:
+        errors.append({"field": "format", "message": f"must be one of {', '.join(FORMATS)}"})
+    if mode not in lists.IMPORT_MODES:
+        errors.append({"field": "mode", "message": f"must be one of {', '.join(lists.IMPORT_MODES)}"})
+    if errors:
+        raise ApiError(400, "Invalid request", "Unknown import format or mode.", errors=errors, slug="validation")
+    try:
+        document = parse_import(fmt, _import_files(fmt))
+    except ListValidationError as exc:
+        raise _list_problems(exc) from None
+    result = _change(lists.import_document, document=document, mode=mode, expected_version=_expected_version())
+    warnings = [p.as_dict() for p in document.warnings]
+    return _change_body(result, format=fmt, mode=mode, entries=len(document.entries),
+                        warnings=warnings[:1000], warning_count=len(warnings))
+
+
+@bp.get("/lists/export")
+@require("admin")
+def export_list() -> Any:
+    fmt = request.args.get("format", "native")
+    if fmt not in ("native", "ftm"):
+        raise ApiError(400, "Invalid request", "Export formats are native and ftm.",
+                       errors=[{"field": "format", "message": "must be native or ftm"}], slug="validation")
+    snapshot = get_state(current_app).snapshot()
+    entries = [snapshot.entries[k] for k in sorted(snapshot.entries)]
+    headers = {"X-List-Version": str(snapshot.version),
+               "Content-Disposition": f'attachment; filename="list-v{snapshot.version}.{"yaml" if fmt == "native" else "jsonl"}"'}
+    if fmt == "ftm":
+        return Response(stream_with_context(export_ftm(entries, snapshot.sources)), mimetype="application/x-ndjson",
+                        headers=headers)
+    meta = store.version_meta(get_session(), snapshot.version) if snapshot.version else {}
+    body = dump_native(entries, [snapshot.sources[k] for k in sorted(snapshot.sources)], meta)
+    return Response(body, mimetype="application/yaml", headers=headers)
+
+
+@bp.get("/lists/versions")
+@require("admin")
+def list_versions() -> Any:
+    return lists.versions(get_session(), limit=int_arg("limit", 100, 1, 1000), offset=int_arg("offset", 0, 0, 10**9))
+
+
+@bp.get("/lists/versions/<int:version>/diff")
+@require("admin")
+def diff_versions(version: int) -> Any:
+    session = get_session()
+    raw = request.args.get("against")
+    if raw is None:
+        against = version - 1
+    elif raw.isdigit():
+        against = int(raw)
+    else:
+        raise ApiError(400, "Invalid request", "against must be a version number.",
+                       errors=[{"field": "against", "message": "expected a version number"}], slug="validation")
+    try:
+        return lists.diff(session, version, against)
+    except lists.VersionNotFound as exc:
+        raise ApiError(404, "Not Found", f"No list version {exc}.") from None
+
+
+@bp.post("/lists/versions/<int:version>/restore")
+@require("admin")
+def restore_version(version: int) -> Any:
+    result = _change(lists.restore, version=version)
+    return _change_body(result, restored=version)

@@ -1,0 +1,76 @@
+"""The audit trail: list changes and screenings, filtered and paged (role admin)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from flask import Blueprint, request
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from ..auth import require
+from ..db import get_session
+from ..errors import ApiError
+from ..models import AuditEvent, utcnow
+from .entries import int_arg
+
+bp = Blueprint("audit", __name__, url_prefix="/v1")
+KINDS = ("list", "screening")
+
+
+def _time_arg(name: str) -> datetime | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, "Invalid request", f"{name} must be an ISO 8601 time.",
+                       errors=[{"field": name, "message": "expected an ISO 8601 date or time"}],
+                       slug="validation") from None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def event_json(event: AuditEvent) -> dict[str, Any]:
+    return {"id": event.id, "time": event.occurred_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+            "kind": event.kind, "action": event.action, "actor": event.actor, "list_version": event.list_version,
+            "reference": event.reference, "data": event.data}
+
+
+@bp.get("/audit")
+@require("admin")
+def audit() -> Any:
+    kind = request.args.get("kind")
+    if kind is not None and kind not in KINDS:
+        raise ApiError(400, "Invalid request", "kind must be list or screening.",
+                       errors=[{"field": "kind", "message": "must be list or screening"}], slug="validation")
+    limit = int_arg("limit", 100, 1, 1000)
+    cursor = request.args.get("cursor")
+    if cursor is not None and not cursor.isdigit():
+        raise ApiError(400, "Invalid request", "cursor must be the next_cursor of a previous page.",
+                       errors=[{"field": "cursor", "message": "not a cursor"}], slug="validation")
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit + 1)
+    if kind:
+        query = query.where(AuditEvent.kind == kind)
+    for name, column in (("actor", AuditEvent.actor), ("reference", AuditEvent.reference)):
+        if request.args.get(name) is not None:
+            query = query.where(column == request.args[name])
+    if (since := _time_arg("since")) is not None:
+        query = query.where(AuditEvent.occurred_at >= since)
+    if (until := _time_arg("until")) is not None:
+        query = query.where(AuditEvent.occurred_at < until)
+    if cursor:
+        query = query.where(AuditEvent.id < int(cursor))
+    rows = list(get_session().scalars(query))
+    page = rows[:limit]
+    return {"events": [event_json(e) for e in page],
+            "next_cursor": str(page[-1].id) if len(rows) > limit else None}
+
+
+def prune_screenings(session: Session, retention_days: int) -> int:
+    """Delete screening records older than the retention period; list changes are kept for good."""
+    cutoff = utcnow() - timedelta(days=retention_days)
+    result = session.execute(delete(AuditEvent).where(AuditEvent.kind == "screening",
+                                                      AuditEvent.occurred_at < cutoff))
+    return result.rowcount or 0

@@ -1,0 +1,40 @@
+"""Country names as lists write them -> ISO 3166-1 alpha-2 codes (pycountry, plus the spellings lists use)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+# Spellings OFAC and other lists use that ISO's names and pycountry's fuzzy search miss or misplace.
+LIST_SPELLINGS = {
+    "korea, north": "KP", "north korea": "KP", "korea, south": "KR", "south korea": "KR", "burma": "MM",
+    "congo, democratic republic of the": "CD", "congo, republic of the": "CG", "turkey": "TR",
+    "palestinian": "PS", "west bank": "PS", "gaza": "PS", "palestinian territories": "PS",
+    "bahamas, the": "BS", "gambia, the": "GM", "cote d ivoire": "CI", "cote d'ivoire": "CI", "kosovo": "XK",
+    "macedonia": "MK", "russia": "RU", "laos": "LA", "syria": "SY", "iran": "IR", "vietnam": "VN",
+    "brunei": "BN", "cape verde": "CV", "swaziland": "SZ", "east timor": "TL", "micronesia": "FM",
+    "holy see": "VA", "vatican": "VA", "uk": "GB", "usa": "US", "united states of america": "US",
+}
+NOT_COUNTRIES = {"undetermined", "unknown", "stateless", "region: crimea"}
+
+
+@lru_cache(maxsize=4096)
+def to_country_code(name: str) -> str | None:
+    import pycountry
+
+    key = " ".join(name.strip().strip(".").lower().split())
+    if not key or key in NOT_COUNTRIES:
+        return None
+    if key in LIST_SPELLINGS:
+        return LIST_SPELLINGS[key]
+    if len(key) == 2 and key.isalpha():
+        found = pycountry.countries.get(alpha_2=key.upper())
+        return found.alpha_2 if found else None
+    try:
+        return pycountry.countries.lookup(key).alpha_2
+    except LookupError:
+        pass
+    try:
+        matches = pycountry.countries.search_fuzzy(key)
+    except LookupError:
+        return None
+    return matches[0].alpha_2 if len(matches) == 1 else None

@@ -1,0 +1,215 @@
+"""Admin list changes on SQLite and PostgreSQL: imports, edits, delisting, versions, diff, restore, audit."""
+
+from __future__ import annotations
+
+import io
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.test_api import assert_problem
+
+DATA = Path(__file__).parent / "data"
+OFAC_FILES = {"sdn": "sdn.csv", "alt": "alt.csv", "add": "add.csv", "comments": "sdn_comments.csv"}
+
+
+def ofac_multipart() -> dict[str, tuple[io.BytesIO, str]]:
+    return {part: (io.BytesIO((DATA / "ofac" / name).read_bytes()), name) for part, name in OFAC_FILES.items()}
+
+
+def screen(client: FlaskClient, headers: dict, name: str, **extra: object) -> list[str]:  # type: ignore[type-arg]
+    r = client.post("/v1/screen", json={"name": name, **extra}, headers=headers)
+    assert r.status_code == 200, r.text
+    return [m["entry_id"] for m in r.get_json()["matches"]]
+
+
+def test_ofac_import_merges_and_is_screened(client: FlaskClient, admin: dict) -> None:  # type: ignore[type-arg]
+    r = client.post("/v1/lists/import?format=ofac-csv&mode=merge", data=ofac_multipart(), headers=admin)
+    assert r.status_code == 200, r.text
+    body = r.get_json()
+    assert body["list_version"] == 2 and body["entries"] == 4 and body["created"] is True
+    assert screen(client, admin, "Ilyas Korvald")[0] == "ofac-90001"
+    assert screen(client, admin, "Zephyr Maritime Trading")[0] == "ofac-90002"
+    assert screen(client, admin, "Chen Quanguo")[0] == "chen-quanguo"  # merge keeps the built-in list
+    entry = client.get("/v1/entries/ofac-90004", headers=admin).get_json()
+    assert entry["nationalities"] == ["SY"] and entry["birth_places"] == ["Aleppo, Syria"]
+    assert entry["birth_dates"] == ["1965"]
+    assert {"name": "ABU YUSUF", "kind": "weak", "source": "ofac-sdn-import"} in entry["names"]
+    assert {"kind": "Digital Currency Address - XBT", "value": "1FooBarExample123",
+            "source": "ofac-sdn-import"} in entry["identifiers"]  # Remarks continued in sdn_comments.csv
+    vessel = client.get("/v1/entries/ofac-90003", headers=admin).get_json()
+    assert vessel["type"] == "vessel" and any(i["value"] == "9VAB2" for i in vessel["identifiers"])
+
+
+def test_ofac_import_from_one_zip_replaces_the_list(client: FlaskClient, admin: dict) -> None:  # type: ignore[type-arg]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in OFAC_FILES.values():
+            archive.writestr(f"export/{name.upper()}", (DATA / "ofac" / name).read_bytes())
+    r = client.post("/v1/lists/import?format=ofac-csv&mode=replace", data=buffer.getvalue(),
+                    content_type="application/zip", headers=admin)
+    assert r.status_code == 200, r.text
+    assert client.get("/v1/entries", headers=admin).get_json()["total"] == 4
+    assert screen(client, admin, "Chen Quanguo") == []
+
+
+def test_malformed_import_is_refused_whole_and_changes_nothing(client: FlaskClient, admin: dict) -> None:  # type: ignore[type-arg]
+    sdn = (DATA / "ofac" / "sdn.csv").read_bytes() + b'abc,"BROKEN ROW","individual"\r\n90001,"DUPLICATE",-0- ,"SDGT",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n'
+    r = client.post("/v1/lists/import?format=ofac-csv&mode=merge", headers=admin,
+                    data={"sdn": (io.BytesIO(sdn), "sdn.csv")})
+    problem = assert_problem(r, 422)
+    lines = {(e["location"], e["field"]) for e in problem["errors"]}
+    assert ("sdn.csv line 5", "(row)") in lines and ("sdn.csv line 6", "ent_num") in lines, problem
+    assert client.get("/readyz").get_json()["list_version"] == 1
+    assert screen(client, admin, "Ilyas Korvald") == []
+
+    bad_ftm = b'{"id": "a", "schema": "Person", "properties": {"name": ["Ann"]}}\nnot json\n{"id": "b", "schema": "Person", "properties": {}}\n'
+    problem = assert_problem(client.post("/v1/lists/import?format=ftm", data=bad_ftm, headers=admin), 422)
+    assert [e["location"] for e in problem["errors"]] == ["line 2", "line 3"], problem
+    assert client.get("/v1/lists/versions", headers=admin).get_json()["current"] == 1
+
+
+def test_ftm_import(client: FlaskClient, admin: dict) -> None:  # type: ignore[type-arg]
+    r = client.post("/v1/lists/import?format=ftm&mode=merge", headers=admin,
+                    data={"file": (io.BytesIO((DATA / "ftm" / "entities.jsonl").read_bytes()), "entities.jsonl")})
+    assert r.status_code == 200, r.text
+    assert r.get_json()["entries"] == 5 and r.get_json()["warning_count"] == 1
+    person = client.get("/v1/entries/ftm-person-1", headers=admin).get_json()
+    assert person["birth_dates"] == ["1980-05-17"] and person["nationalities"] == ["RU"]
+    assert person["status"] == "designated" and person["programs"] == ["RUSSIA-EO14024"]
+    assert client.get("/v1/entries/ftm-org-1", headers=admin).get_json()["status"] == "restricted"
+    assert screen(client, admin, "Mirela Vostrikova", type="person")[0] == "ftm-person-1"
+
+
+@pytest.mark.parametrize("fmt", ["native", "ftm"])
+def test_export_imports_back_unchanged(client: FlaskClient, admin: dict, fmt: str) -> None:  # type: ignore[type-arg]
+    client.post("/v1/lists/import?format=ofac-csv&mode=merge", data=ofac_multipart(), headers=admin)
+    exported = client.get(f"/v1/lists/export?format={fmt}", headers=admin)
+    assert exported.status_code == 200 and exported.headers["X-List-Version"] == "2"
+    r = client.post(f"/v1/lists/import?format={fmt}&mode=replace", data=exported.data, headers=admin)
+    assert r.status_code == 200, r.text
+    assert r.get_json()["created"] is False and r.get_json()["list_version"] == 2, r.get_json()
+
+
+def test_entry_lifecycle_versions_diff_restore(client: FlaskClient, admin: dict) -> None:  # type: ignore[type-arg]
+    read = client.get("/v1/entries/gao-yan", headers=admin)
+    entry = read.get_json()
+    new = {**entry, "id": "gao-yan-test-copy", "names": [{"name": "VARENKO, Tomas", "kind": "primary"}]}
+    r = client.post("/v1/entries", json=new, headers=admin)
+    assert r.status_code == 201, r.text
+    assert r.headers["Location"].endswith("/v1/entries/gao-yan-test-copy")
+    assert screen(client, admin, "Tomas Varenko") == ["gao-yan-test-copy"]
+    assert_problem(client.post("/v1/entries", json=new, headers=admin), 409)
+
+    # What you read, you can send back: GET's shape, read-only fields and all.
+    entry["names"].append({"name": "Gao Yen", "kind": "weak"})
+    r = client.put("/v1/entries/gao-yan", json=entry, headers={**admin, "If-Match": r.headers["ETag"]})
+    assert r.status_code == 200, r.text
+    assert r.headers["ETag"] == 'W/"3"'
+
+    r = client.delete("/v1/entries/gao-yan-test-copy", headers=admin)
+    assert r.status_code == 200 and r.get_json()["list_version"] == 4, r.text
+    assert screen(client, admin, "Tomas Varenko") == []
+    assert client.get("/v1/entries/gao-yan-test-copy", headers=admin).get_json()["status"] == "delisted"
+
+    versions = client.get("/v1/lists/versions", headers=admin).get_json()
+    assert versions["current"] == 4 and [v["version"] for v in versions["versions"]] == [4, 3, 2, 1]
+    assert all(v["actor"] == "ops" for v in versions["versions"][:3])
+
+    diff = client.get("/v1/lists/versions/3/diff?against=1", headers=admin).get_json()
+    assert [a["id"] for a in diff["added"]] == ["gao-yan-test-copy"]
+    changed = {c["id"]: c for c in diff["changed"]}
+    assert [f["field"] for f in changed["gao-yan"]["changes"]] == ["names"]
+
+    r = client.post("/v1/lists/versions/1/restore", headers=admin)
+    assert r.status_code == 200 and r.get_json()["list_version"] == 5, r.text
+    assert client.get("/v1/lists/versions/5/diff?against=1", headers=admin).get_json()["changed"] == []
+    assert_problem(client.get("/v1/entries/gao-yan-test-copy", headers=admin), 404)
+    assert_problem(client.post("/v1/lists/versions/99/restore", headers=admin), 404)
+
+
+def test_stale_if_match_is_a_conflict(client: FlaskClient, admin: dict) -> None:  # type: ignore[type-arg]
+    entry = client.get("/v1/entries/hu-lianhe", headers=admin).get_json()
+    client.delete("/v1/entries/gao-yan", headers=admin)  # someone else moves the list to version 2
+    problem = assert_problem(client.put("/v1/entries/hu-lianhe", json=entry, headers={**admin, "If-Match": 'W/"1"'}),
+                             409)
+    assert problem["list_version"] == 2
+
+
+def test_invalid_entry_names_every_field(client: FlaskClient, admin: dict) -> None:  # type: ignore[type-arg]
+    bad = {"id": "x", "type": "robot", "names": [], "birth_dates": ["1955-13"], "citations": []}
+    problem = assert_problem(client.post("/v1/entries", json=bad, headers=admin), 422)
+    fields = {e["field"] for e in problem["errors"]}
+    assert {"type", "names", "birth_dates", "citations"} <= fields, problem
+    unknown = {**client.get("/v1/entries/gao-yan", headers=admin).get_json(), "id": "y"}
+    unknown["citations"] = [{"source_id": "nowhere", "quote": "x"}]
+    problem = assert_problem(client.post("/v1/entries", json=unknown, headers=admin), 422)
+    assert problem["errors"][0]["field"] == "source", problem
+
+
+def test_concurrent_changes_never_lose_one_another(app: Flask, admin: dict) -> None:  # type: ignore[type-arg]
+    template = app.test_client().get("/v1/entries/gao-yan", headers=admin).get_json()
+    errors: list[str] = []
+
+    def add(i: int) -> None:
+        entry = {**template, "id": f"parallel-{i}", "names": [{"name": f"PARALLEL, Person {i}", "kind": "primary"}]}
+        r = app.test_client().post("/v1/entries", json=entry, headers=admin)
+        if r.status_code != 201:
+            errors.append(r.get_data(as_text=True))
+
+    threads = [threading.Thread(target=add, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    listing = app.test_client().get("/v1/entries?q=parallel", headers=admin).get_json()
+    assert listing["total"] == 6 and listing["list_version"] == 7, listing
+
+
+def test_admin_routes_need_the_admin_role(client: FlaskClient, screener: dict) -> None:  # type: ignore[type-arg]
+    for method, url in [("post", "/v1/entries"), ("put", "/v1/entries/gao-yan"), ("delete", "/v1/entries/gao-yan"),
+                        ("post", "/v1/lists/import"), ("get", "/v1/lists/export"), ("get", "/v1/lists/versions"),
+                        ("get", "/v1/lists/versions/1/diff"), ("post", "/v1/lists/versions/1/restore"),
+                        ("get", "/v1/audit")]:
+        assert_problem(getattr(client, method)(url, headers=screener), 403)
+        assert_problem(getattr(client, method)(url), 401)
+
+
+def test_audit_trail(client: FlaskClient, admin: dict, screener: dict) -> None:  # type: ignore[type-arg]
+    client.delete("/v1/entries/gao-yan", headers=admin)
+    for i in range(3):
+        client.post("/v1/screen", json={"name": "Gao Yan", "reference": f"cust-{i}"}, headers=screener)
+    changes = client.get("/v1/audit?kind=list", headers=admin).get_json()["events"]
+    assert [e["action"] for e in changes] == ["entry-delist", "load-list"]
+    assert changes[0]["actor"] == "ops" and changes[0]["list_version"] == 2 and changes[0]["data"]["changed"] == ["gao-yan"]
+    one = client.get("/v1/audit?reference=cust-1", headers=admin).get_json()["events"]
+    assert len(one) == 1 and one[0]["actor"] == "analyst" and one[0]["kind"] == "screening"
+    page = client.get("/v1/audit?kind=screening&limit=2", headers=admin).get_json()
+    assert len(page["events"]) == 2 and page["next_cursor"]
+    rest = client.get(f"/v1/audit?kind=screening&limit=2&cursor={page['next_cursor']}", headers=admin).get_json()
+    assert len(rest["events"]) == 1 and rest["next_cursor"] is None
+    assert client.get("/v1/audit?actor=nobody", headers=admin).get_json()["events"] == []
+    assert client.get("/v1/audit?since=2999-01-01", headers=admin).get_json()["events"] == []
+    assert_problem(client.get("/v1/audit?since=yesterday", headers=admin), 400)
+
+
+def test_retention_prunes_old_screenings_only(app: Flask, client: FlaskClient, screener: dict) -> None:  # type: ignore[type-arg]
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from screening.api.audit import prune_screenings
+    from screening.models import AuditEvent, utcnow
+
+    client.post("/v1/screen", json={"name": "Gao Yan"}, headers=screener)
+    with app.extensions["db_sessionmaker"]() as session:
+        session.execute(update(AuditEvent).values(occurred_at=utcnow() - timedelta(days=500)))
+        assert prune_screenings(session, 400) == 1
+        session.commit()
+        kinds = session.scalars(select(AuditEvent.kind)).all()
+    assert kinds == ["list"]
