@@ -44,25 +44,34 @@ class ListState:
         self._snapshot: ListSnapshot | None = None
         self._checked_at = 0.0
 
+    def _check_now(self) -> ListSnapshot:
+        """Read the head pointer; rebuild when it moved. The caller holds the lock."""
+        with self._sessions() as session:
+            version = store.current_version(session)
+            if self._snapshot is None or self._snapshot.version != version:
+                self._snapshot = build_snapshot(session, version)
+        self._checked_at = time.monotonic()
+        return self._snapshot
+
     def snapshot(self) -> ListSnapshot:
-        now = time.monotonic()
         snap = self._snapshot
-        if snap is not None and now - self._checked_at < self._poll:
+        if snap is not None and time.monotonic() - self._checked_at < self._poll:
             return snap
-        with self._lock:
+        # One thread checks (and rebuilds, which takes seconds on a large list); the others keep answering from the
+        # snapshot they have rather than queue behind it. Only the very first snapshot is waited for.
+        if not self._lock.acquire(blocking=snap is None):
+            return snap  # type: ignore[return-value]
+        try:
             if self._snapshot is not None and time.monotonic() - self._checked_at < self._poll:
                 return self._snapshot
-            with self._sessions() as session:
-                version = store.current_version(session)
-                if self._snapshot is None or self._snapshot.version != version:
-                    self._snapshot = build_snapshot(session, version)
-            self._checked_at = time.monotonic()
-            return self._snapshot
+            return self._check_now()
+        finally:
+            self._lock.release()
 
     def refresh(self) -> ListSnapshot:
-        """Check now (after this worker changed the list itself)."""
-        self._checked_at = 0.0
-        return self.snapshot()
+        """Check now and wait for the result (after this worker changed the list itself)."""
+        with self._lock:
+            return self._check_now()
 
 
 def init_app(app: Flask) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -20,7 +20,12 @@ from .vocab import base_weight
 
 DEFAULT_THRESHOLD = 0.80
 SCORE_ALL_BELOW = 400  # names; below this, scoring everything is cheaper than retrieval
-CANDIDATES_PER_QUERY = 150
+CANDIDATES_PER_QUERY = 300
+MIN_EVIDENCE = 0.45  # share of the query's weight that must find partners before a name is scored
+GRAM_SHARE_FOR_CREDIT = 0.5  # a part sharing this share of its trigrams with a name (2 edits, merges) counts
+GRAM_CREDIT = 0.7  # ... as this times the share
+NEAR_CREDIT = 0.9  # one edit away, or the same sound
+HAN_CHAR_EVIDENCE = 0.5  # sharing Han characters: enough to be scored (the romanized parts decide the rest)
 
 
 @dataclass(frozen=True)
@@ -85,29 +90,13 @@ def _index_keys(form: NameForm) -> set[str]:
     return keys
 
 
-def _query_keys(query: NameForm, weigh: Callable[[str], float]) -> list[tuple[str, float]]:
-    """Index keys of a query with how much sharing each one counts."""
-    keys: dict[str, float] = {}
+def _readings(query: NameForm) -> list[tuple[str, ...]]:
+    return [tokens for tokens in (query.tokens, *query.alternatives) if tokens]
 
-    def add(key: str, weight: float) -> None:
-        keys[key] = max(keys.get(key, 0.0), weight)
 
-    for tokens in (query.tokens, *query.alternatives):
-        for token in tokens:
-            weight = max(weigh(token), 0.05)
-            add("t:" + token, 10 * weight)
-            add("s:" + skeleton(token), 4 * weight)
-            for variant in _deletions(token):
-                add("d:" + variant, 6 * weight)
-            grams = _grams(token)
-            for gram in grams:
-                add("g:" + gram, 3 * weight / len(grams))
-        if len(tokens) == 1 and len(tokens[0]) >= 6:
-            # A run-together name shares its start with the list name written as one.
-            add("g:" + tokens[0][:3], 1.0)
-    for char in query.han or "":
-        add("h:" + char, 2.0)
-    return list(keys.items())
+def _strong_keys(token: str) -> list[str]:
+    """Keys that mean a part has a partner: the same part, one edit away, or the same sound."""
+    return ["t:" + token, "s:" + skeleton(token), *("d:" + v for v in _deletions(token))]
 
 
 def _type_allows(query_type: str, entry_type: str) -> bool:
@@ -173,23 +162,56 @@ class Matcher:
         return base_weight(token) * self._idf.get(token, 1.0)
 
     def candidates(self, query: NameForm) -> list[int]:
-        """Record ids worth scoring for this query: those sharing the most (weighted) index keys with it."""
+        """Record ids worth scoring for this query.
+
+        Evidence first: each query part finds the names holding it exactly (full credit), one edit away or sounding
+        the same (NEAR_CREDIT), or sharing most of its trigrams (partial credit). A name scores at or above any useful
+        threshold only when parts carrying about two thirds of the query's weight find partners, so names with
+        less than MIN_EVIDENCE of it are not scored at all. The rest are ranked by weighted shared keys.
+        """
         if len(self.records) <= SCORE_ALL_BELOW:
             return list(range(len(self.records)))
-        arrays, weights = [], []
-        for key, weight in _query_keys(query, self.weigh):
-            ids = self._postings.get(key)
-            if ids is not None:
-                arrays.append(ids)
-                weights.append(np.full(len(ids), weight, dtype=np.float32))
-        if not arrays:
-            return []
-        ids = np.concatenate(arrays)
-        totals = np.bincount(ids, weights=np.concatenate(weights), minlength=len(self.records))
-        hit = np.flatnonzero(totals)
+        size = len(self.records)
+        evidence = np.zeros(size, dtype=np.float32)
+        for tokens in _readings(query):
+            credits = [self._credit(token) for token in tokens]
+            # Parts written apart that the list writes as one ("e taiba" / "etayyiba", "nasr allah"): the joined
+            # pair's credit counts for both of its parts.
+            for i in range(len(tokens) - 1):
+                joined = self._credit(tokens[i] + tokens[i + 1])
+                credits[i] = np.maximum(credits[i], joined)
+                credits[i + 1] = np.maximum(credits[i + 1], joined)
+            weights = [max(self.weigh(token), 0.05) for token in tokens]
+            reading = sum((w * c for w, c in zip(weights, credits)), np.zeros(size, dtype=np.float32))
+            evidence = np.maximum(evidence, reading / sum(weights))
+        for acronym in query.acronyms:  # "Islamic Revolutionary Guard Corps" finds a list name "IRGC"
+            if (ids := self._postings.get("t:" + acronym)) is not None:
+                evidence[ids] = 1.0
+        for char_ids in (self._postings.get("h:" + c) for c in set(query.han or "")):
+            if char_ids is not None:
+                evidence[char_ids] = np.maximum(evidence[char_ids], HAN_CHAR_EVIDENCE)
+        hit = np.flatnonzero(evidence >= MIN_EVIDENCE)
         if len(hit) > CANDIDATES_PER_QUERY:
-            hit = hit[np.argpartition(totals[hit], -CANDIDATES_PER_QUERY)[-CANDIDATES_PER_QUERY:]]
+            hit = hit[np.argpartition(evidence[hit], -CANDIDATES_PER_QUERY)[-CANDIDATES_PER_QUERY:]]
         return hit.tolist()
+
+    def _credit(self, token: str) -> np.ndarray:
+        """Per name: 1 where the part has a partner (same, one edit, same sound), else its trigram share when
+        that is at least GRAM_SHARE_FOR_CREDIT (two edits on a long part, a part split in two)."""
+        size = len(self.records)
+        grams = ["g:" + g for g in _grams(token)]
+        gram_ids = [self._postings[k] for k in grams if k in self._postings]
+        credit = np.zeros(size, dtype=np.float32)
+        if gram_ids:
+            share = np.bincount(np.concatenate(gram_ids), minlength=size).astype(np.float32) / len(grams)
+            credit = np.where(share >= GRAM_SHARE_FOR_CREDIT, GRAM_CREDIT * share, 0.0).astype(np.float32)
+        # Graded, so that ranking prefers the stronger evidence: the same part, then one edit or the same sound.
+        near = [self._postings[k] for k in _strong_keys(token)[1:] if k in self._postings]
+        if near:
+            credit[np.concatenate(near)] = NEAR_CREDIT
+        if (exact := self._postings.get("t:" + token)) is not None:
+            credit[exact] = 1.0
+        return credit
 
     def screen(self, name: str, *, type: NameType = "any", threshold: float | None = None, limit: int = 10,
                birth_date: str | None = None, country: str | None = None) -> tuple[NameForm, list[EntryMatch]]:

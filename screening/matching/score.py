@@ -128,8 +128,8 @@ def _merge_to_match(tokens: tuple[str, ...], other: tuple[str, ...]) -> tuple[st
             if i + span <= len(tokens) and tokens[i] not in targets:
                 joined = "".join(tokens[i:i + span])
                 if joined in targets or any(
-                        part_similarity(joined, t)[0] >= 0.8 > part_similarity(tokens[i], t)[0]
-                        and len(t) >= 6 and not t.startswith(joined) for t in other):
+                        len(t) >= 6 and abs(len(t) - len(joined)) <= 2 and not t.startswith(joined)
+                        and part_similarity(joined, t)[0] >= 0.8 > part_similarity(tokens[i], t)[0] for t in other):
                     out.append(joined)
                     i += span
                     break
