@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask
@@ -18,13 +17,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    logging.basicConfig(level=app.config["LOG_LEVEL"])
-
-    from . import db, errors, liststate
+    from . import db, errors, liststate, observability
     from .api import admin, audit, entries, ops, screen
 
+    observability.configure_logging(app.config["LOG_LEVEL"])
     db.init_app(app)
     errors.init_app(app)
+    observability.init_app(app)
     liststate.init_app(app)
     for module in (ops, screen, entries, admin, audit):
         app.register_blueprint(module.bp)

@@ -266,6 +266,11 @@ def serve(host: str, port: int | None, workers: int | None, dev: bool) -> None:
     os.environ["SCREENING_BIND"] = f"{host}:{port}"
     if workers:
         os.environ["SCREENING_WORKERS"] = str(workers)
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Workers write their metrics here so that /metrics can add them up across workers.
+        import tempfile
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="screening-metrics-")
     args = [sys.executable, "-m", "gunicorn", "-c", "python:screening.gunicorn_conf", "screening.wsgi:app"]
     os.execv(sys.executable, args)
 

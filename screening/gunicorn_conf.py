@@ -39,3 +39,12 @@ def post_fork(server, worker):  # type: ignore[no-untyped-def]
 
     for key in ("db_engine", "db_write_engine"):
         app.extensions[key].dispose(close=False)
+
+
+def child_exit(server, worker):  # type: ignore[no-untyped-def]
+    import os
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

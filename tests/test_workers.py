@@ -101,3 +101,11 @@ def test_every_worker_serves_a_list_change(served) -> None:  # type: ignore[no-u
         status, body = _get(f"{base}/v1/screen?name=Ilyas+Zoryanov", key)
         assert status == 200 and body["list_version"] == result.version, body
         assert body["matches"][0]["entry_id"] == "test-new-designee", body
+
+    # Metrics are added up across both workers (prometheus multiprocess mode).
+    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    screened = sum(float(line.split()[-1]) for line in text.splitlines()
+                   if line.startswith('screening_screenings_total{via="api"}'))
+    assert screened >= 10, text[:2000]
+    assert f"screening_list_version {float(result.version)}" in text, text[:2000]

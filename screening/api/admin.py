@@ -26,7 +26,7 @@ bp = Blueprint("admin", __name__, url_prefix="/v1")
 
 # Fields GET adds to an entry; ignored when the entry is sent back.
 READ_ONLY_FIELDS = ("name", "list_version")
-READ_ONLY_CITATION_FIELDS = ("title", "publisher", "published", "url", "kind")
+READ_ONLY_CITATION_FIELDS = ("source_id", "title", "publisher", "published", "url", "kind")
 
 
 def _expected_version() -> int | None:
@@ -49,7 +49,7 @@ def _entry_from_body(entry_id: str | None = None) -> Entry:
     citations = body.get("citations")
     if isinstance(citations, list):
         body["citations"] = [
-            {**{k: v for k, v in c.items() if k not in READ_ONLY_CITATION_FIELDS and k != "source_id"},
+            {**{k: v for k, v in c.items() if k not in READ_ONLY_CITATION_FIELDS},
              "source": c.get("source", c.get("source_id"))} if isinstance(c, dict) else c for c in citations]
     if entry_id is not None:
         if body.get("id", entry_id) != entry_id:

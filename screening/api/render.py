@@ -10,7 +10,7 @@ from ..matching import EntryMatch, NameForm
 
 def citation_json(citation: dict[str, Any], sources: dict[str, dict[str, Any]]) -> dict[str, Any]:
     source = sources.get(citation["source"], {})
-    out = {"source_id": citation["source"], "title": source.get("title"), "publisher": source.get("publisher"),
+    out = {"source_id": citation["source"], "source": citation["source"], "title": source.get("title"), "publisher": source.get("publisher"),
            "published": source.get("published"), "url": source.get("url"), "kind": source.get("kind"),
            "quote": citation["quote"]}
     for key in ("via", "note"):

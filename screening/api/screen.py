@@ -17,6 +17,7 @@ from ..errors import ApiError, validation_errors
 from ..liststate import ListSnapshot, get_state
 from ..matching import DEFAULT_THRESHOLD
 from ..schemas import BatchQuery, BatchRequest, ScreenQuery
+from ..observability import record_screenings
 from .audit import prune_screenings
 from .render import match_json
 
@@ -80,6 +81,7 @@ def _respond_single(query: ScreenQuery) -> dict[str, Any]:
     snapshot = get_state(current_app).snapshot()
     body, audits = screen_one(query, snapshot)
     _record(snapshot, audits, [query.reference])
+    record_screenings("api", 1, len(body["matches"]), snapshot.version)
     return {"screening_id": body["screening_id"], "list_version": snapshot.version,
             "screened_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "threshold": body["threshold"], "query": body["query"], "matches": body["matches"]}
@@ -137,4 +139,5 @@ def screen_batch() -> Any:
         results.append({"id": q.id, **one})
         audits += [{**a, "batch_query_id": q.id} for a in audit]
     _record(snapshot, audits, [q.reference for q in queries])
+    record_screenings("batch", len(results), sum(len(r["matches"]) for r in results), snapshot.version)
     return {"list_version": snapshot.version, "results": results}

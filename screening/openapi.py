@@ -1,0 +1,238 @@
+"""The OpenAPI document, built from the pydantic models that validate requests (and describe responses)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .listfile import Entry, Source
+from .schemas import BatchQuery, BatchRequest, ScreenQuery
+
+
+class MatchCitation(BaseModel):
+    source_id: str
+    title: str | None = None
+    publisher: str | None = None
+    published: str | None = None
+    url: str | None = None
+    kind: str | None = None
+    quote: str
+    via: str | None = None
+    note: str | None = None
+
+
+class Match(BaseModel):
+    entry_id: str
+    name: str
+    type: str
+    score: float = Field(ge=0, le=1)
+    matched_name: str
+    status: str
+    programs: list[str]
+    explanation: dict[str, Any]
+    citations: list[MatchCitation] = Field(min_length=1)
+
+
+class RecordCitation(MatchCitation):
+    source: str  # as the list format writes it: the record can be sent back as it is
+
+
+class EntryRecord(Entry):
+    """An entry as GET returns it: the list format plus read-only fields, citations with their sources."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str
+    list_version: int | None
+    citations: list[RecordCitation] = Field(min_length=1)  # type: ignore[assignment]
+
+
+class QueryEcho(BaseModel):
+    name: str
+    normalized: list[str]
+    type: str
+    reference: str | None = None
+
+
+class ScreenResponse(BaseModel):
+    screening_id: str
+    list_version: int | None
+    screened_at: str
+    threshold: float
+    query: QueryEcho
+    matches: list[Match]
+
+
+class BatchResult(BaseModel):
+    id: str
+    screening_id: str
+    threshold: float
+    query: QueryEcho
+    matches: list[Match]
+
+
+class BatchResponse(BaseModel):
+    list_version: int | None
+    results: list[BatchResult]
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+    location: str | None = None
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = None
+
+
+MODELS: list[type[BaseModel]] = [ScreenQuery, BatchQuery, BatchRequest, ScreenResponse, BatchResponse, Match,
+                                 MatchCitation, QueryEcho, BatchResult, Problem, FieldError, Entry, EntryRecord,
+                                 RecordCitation, Source]
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+PROBLEM = {"description": "An error (RFC 9457 problem details)",
+           "content": {"application/problem+json": {"schema": _ref("Problem")}}}
+AUTH_ERRORS = {"401": PROBLEM, "403": PROBLEM}
+OBJECT = {"type": "object"}
+
+
+def _op(summary: str, responses: dict[str, Any], *, body: dict[str, Any] | None = None,
+        params: list[dict[str, Any]] | None = None, secured: bool = True, tag: str = "screening") -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": {**responses, "default": PROBLEM}}
+    if secured:
+        op["security"] = [{"bearer": []}]
+        op["responses"].update(AUTH_ERRORS)
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": body}
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _query(name: str, schema: dict[str, Any], required: bool = False, description: str = "") -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
+
+
+def _path(name: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": schema or {"type": "string"}}
+
+
+def build_spec() -> dict[str, Any]:
+    components: dict[str, Any] = {}
+    for model in MODELS:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(schema.pop("$defs", {}))
+        components[model.__name__] = schema
+    screen_props = ScreenQuery.model_json_schema()["properties"]
+    get_params = [_query("name", {"type": "string", "minLength": 1, "maxLength": 500}, True, "The name to screen")]
+    get_params += [_query(k, screen_props[k]) for k in ("type", "threshold", "limit", "birth_date", "country",
+                                                         "reference")]
+    entry_ok = {"200": {"description": "The entry", "content": _json(_ref("EntryRecord"))}}
+    change = {"200": {"description": "The new list version", "content": _json(OBJECT)}}
+    csv_body = {"text/csv": {"schema": {"type": "string"}},
+                "multipart/form-data": {"schema": {"type": "object", "properties": {
+                    "file": {"type": "string", "format": "binary"}}}}}
+    csv_params = [_query("name_column", {"type": "string"}), _query("type_column", {"type": "string"}),
+                  _query("id_column", {"type": "string"}), _query("threshold", {"type": "number", "minimum": 0,
+                                                                                  "maximum": 1}),
+                  _query("charset", {"type": "string"})]
+    paths = {
+        "/v1/screen": {
+            "post": _op("Screen one name", {"200": {"description": "Matches", "content": _json(_ref("ScreenResponse"))},
+                                            "400": PROBLEM}, body=_json(_ref("ScreenQuery"))),
+            "get": _op("Screen one name (query string)",
+                       {"200": {"description": "Matches", "content": _json(_ref("ScreenResponse"))}, "400": PROBLEM},
+                       params=get_params)},
+        "/v1/screen/batch": {"post": _op("Screen up to 1,000 names",
+                                         {"200": {"description": "One result per query",
+                                                  "content": _json(_ref("BatchResponse"))}, "400": PROBLEM},
+                                         body=_json(_ref("BatchRequest")))},
+        "/v1/screen/csv": {"post": _op("Screen a CSV file (streamed CSV back)",
+                                       {"200": {"description": "The file with match columns",
+                                                "content": {"text/csv": {"schema": {"type": "string"}}}},
+                                        "400": PROBLEM, "413": PROBLEM}, body=csv_body, params=csv_params, tag="bulk")},
+        "/v1/jobs": {"post": _op("Screen a large CSV file as a job",
+                                 {"202": {"description": "Job accepted", "content": _json(OBJECT)}, "400": PROBLEM},
+                                 body=csv_body, params=csv_params, tag="bulk")},
+        "/v1/jobs/{job_id}": {"get": _op("A job's progress", {"200": {"description": "Status", "content": _json(OBJECT)},
+                                                             "404": PROBLEM}, params=[_path("job_id")], tag="bulk")},
+        "/v1/jobs/{job_id}/result": {"get": _op("A job's CSV", {"200": {"description": "CSV", "content": {
+            "text/csv": {"schema": {"type": "string"}}}}, "404": PROBLEM, "409": PROBLEM},
+            params=[_path("job_id")], tag="bulk")},
+        "/v1/entries": {
+            "get": _op("List entries", {"200": {"description": "Entries", "content": _json(OBJECT)}, "400": PROBLEM},
+                       params=[_query("type", {"type": "string"}), _query("status", {"type": "string"}),
+                               _query("program", {"type": "string"}), _query("q", {"type": "string"}),
+                               _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                               _query("offset", {"type": "integer", "minimum": 0})], tag="list"),
+            "post": _op("Add an entry (admin)", {"201": {"description": "Created", "content": _json(_ref("EntryRecord"))},
+                                                 "400": PROBLEM, "409": PROBLEM, "422": PROBLEM},
+                        body=_json(_ref("Entry")), tag="admin")},
+        "/v1/entries/{entry_id}": {
+            "get": _op("One entry in full", {**entry_ok, "404": PROBLEM}, params=[_path("entry_id")], tag="list"),
+            "put": _op("Replace an entry (admin)", {**entry_ok, "400": PROBLEM, "404": PROBLEM, "409": PROBLEM,
+                                                    "422": PROBLEM},
+                       body=_json(_ref("Entry")), params=[_path("entry_id")], tag="admin"),
+            "delete": _op("Delist an entry (admin)", {**change, "404": PROBLEM, "409": PROBLEM},
+                          params=[_path("entry_id")], tag="admin")},
+        "/v1/sources": {"get": _op("The sources register", {"200": {"description": "Sources",
+                                                                    "content": _json(OBJECT)}}, tag="list")},
+        "/v1/sources/{source_id}": {"get": _op("One source", {"200": {"description": "Source",
+                                                                      "content": _json(_ref("Source"))},
+                                                              "404": PROBLEM}, params=[_path("source_id")], tag="list")},
+        "/v1/lists/import": {"post": _op("Import a list (admin)", {**change, "400": PROBLEM, "409": PROBLEM,
+                                                                   "413": PROBLEM, "422": PROBLEM},
+                                         params=[_query("format", {"type": "string",
+                                                                   "enum": ["native", "ofac-csv", "ftm"]}),
+                                                 _query("mode", {"type": "string", "enum": ["replace", "merge"]})],
+                                         body={"application/octet-stream": {"schema": {"type": "string",
+                                                                                        "format": "binary"}}},
+                                         tag="admin")},
+        "/v1/lists/export": {"get": _op("Export the list (admin)", {"200": {"description": "The list", "content": {
+            "application/yaml": {"schema": {"type": "object"}},
+            "application/x-ndjson": {"schema": {"type": "string"}}}}, "400": PROBLEM},
+            params=[_query("format", {"type": "string", "enum": ["native", "ftm"]})], tag="admin")},
+        "/v1/lists/versions": {"get": _op("List versions (admin)", {"200": {"description": "Versions",
+                                                                            "content": _json(OBJECT)}, "400": PROBLEM},
+                                          params=[_query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                                                  _query("offset", {"type": "integer", "minimum": 0})], tag="admin")},
+        "/v1/lists/versions/{version}/diff": {"get": _op(
+            "What changed between two versions (admin)", {"200": {"description": "Diff", "content": _json(OBJECT)},
+                                                          "400": PROBLEM, "404": PROBLEM},
+            params=[_path("version", {"type": "integer", "minimum": 0}),
+                    _query("against", {"type": "integer", "minimum": 0})], tag="admin")},
+        "/v1/lists/versions/{version}/restore": {"post": _op(
+            "Restore a version as a new one (admin)", {**change, "404": PROBLEM},
+            params=[_path("version", {"type": "integer", "minimum": 0})], tag="admin")},
+        "/v1/audit": {"get": _op("The audit trail (admin)", {"200": {"description": "Events", "content": _json(OBJECT)},
+                                                             "400": PROBLEM},
+                                 params=[_query("kind", {"type": "string", "enum": ["list", "screening"]}),
+                                         _query("actor", {"type": "string"}), _query("reference", {"type": "string"}),
+                                         _query("since", {"type": "string"}), _query("until", {"type": "string"}),
+                                         _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                                         _query("cursor", {"type": "string"})], tag="admin")},
+        "/healthz": {"get": _op("Process up", {"200": {"description": "ok", "content": _json(OBJECT)}},
+                                secured=False, tag="operations")},
+        "/readyz": {"get": _op("Database reachable and list loaded",
+                               {"200": {"description": "ready", "content": _json(OBJECT)}, "503": PROBLEM},
+                               secured=False, tag="operations")},
+    }
+    return {"openapi": "3.1.0",
+            "info": {"title": "Sanctions screening service", "version": "1",
+                     "description": "Screen names against a cited designation list. See README.md."},
+            "paths": paths,
+            "components": {"schemas": components,
+                           "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}}}
