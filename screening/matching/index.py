@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -21,11 +21,12 @@ from .vocab import base_weight
 DEFAULT_THRESHOLD = 0.80
 SCORE_ALL_BELOW = 400  # names; below this, scoring everything is cheaper than retrieval
 CANDIDATES_PER_QUERY = 300
-MIN_EVIDENCE = 0.45  # share of the query's weight that must find partners before a name is scored
+EVIDENCE_MARGIN = 0.35  # a name is scored only when partners hold (threshold - this) of the query's weight
+ESTIMATE_MARGIN = 0.1  # ... and its optimistic score estimate is at least (threshold - this)
+OPTIMISTIC_OMISSION_COST = 0.4  # the lowest share an omitted list part costs in the scorer
 GRAM_SHARE_FOR_CREDIT = 0.5  # a part sharing this share of its trigrams with a name (2 edits, merges) counts
 GRAM_CREDIT = 0.7  # ... as this times the share
 NEAR_CREDIT = 0.9  # one edit away, or the same sound
-HAN_CHAR_EVIDENCE = 0.5  # sharing Han characters: enough to be scored (the romanized parts decide the rest)
 
 
 @dataclass(frozen=True)
@@ -75,18 +76,30 @@ def _deletions(token: str) -> set[str]:
     return {token} | {token[:i] + token[i + 1:] for i in range(len(token))}
 
 
-def _index_keys(form: NameForm) -> set[str]:
-    """What a list name is found by: its parts (t:), their trigrams (g:), their sound (s:), Han characters (h:)."""
-    keys: set[str] = set()
+def _index_keys(form: NameForm, weigh: Callable[[str], float]) -> dict[str, float]:
+    """What a list name is found by, each with the share of the name's weight that the key stands for: its parts
+    (t:), their trigrams (g:), their sound (s:), the part one letter short (d:), Han characters (h:), acronyms."""
+    keys: dict[str, float] = {}
+
+    def add(key: str, share: float) -> None:
+        keys[key] = max(keys.get(key, 0.0), share)
+
     for tokens in (form.tokens, *form.alternatives):
+        total = sum(max(weigh(t), 0.05) for t in tokens) or 1.0
         for token in tokens:
-            keys.add("t:" + token)
-            keys.add("s:" + skeleton(token))
-            keys.update("g:" + gram for gram in _grams(token))
-            keys.update("d:" + variant for variant in _deletions(token))
-        keys.add("g:" + "".join(tokens)[:3])  # the start of the name written run together
-    keys.update("h:" + char for char in form.han or "")
-    keys.update("t:" + acronym for acronym in form.acronyms)
+            share = max(weigh(token), 0.05) / total
+            for key in ("t:" + token, "s:" + skeleton(token), *("d:" + v for v in _deletions(token)),
+                        *("g:" + g for g in _grams(token))):
+                add(key, share)
+        # Adjacent parts joined, for queries that write as one word what the list writes apart ("Jong Un" /
+        # "Jongun", "ALFA BANK" / "Alfa-Bank").
+        for left, right in zip(tokens, tokens[1:]):
+            share = (max(weigh(left), 0.05) + max(weigh(right), 0.05)) / total
+            add("t:" + left + right, share)
+    for char in form.han or "":
+        add("h:" + char, 1.0)
+    for acronym in form.acronyms:
+        add("t:" + acronym, 1.0)
     return keys
 
 
@@ -119,7 +132,6 @@ class Matcher:
     def __init__(self, entries: Iterable[dict[str, Any]]):
         self.entries: list[EntryInfo] = []
         self.records: list[NameRecord] = []
-        postings: dict[str, list[int]] = defaultdict(list)
         for entry in entries:
             if entry.get("status") == "delisted":
                 continue
@@ -134,70 +146,98 @@ class Matcher:
             for name in entry["names"]:
                 form = normalize_name(name["name"], name_type)
                 key = (form.tokens, form.han or "")
-                if not form.tokens or key in seen:
-                    continue
-                seen.add(key)
-                rid = len(self.records)
-                self.records.append(NameRecord(idx, name["name"], name.get("kind", "alias"), form))
-                for index_key in _index_keys(form):
-                    postings[index_key].append(rid)
-        # Posting lists as arrays: retrieval adds them up with numpy instead of looping in Python.
-        self._postings = {key: np.asarray(ids, dtype=np.int32) for key, ids in postings.items()}
+                if form.tokens and key not in seen:
+                    seen.add(key)
+                    self.records.append(NameRecord(idx, name["name"], name.get("kind", "alias"), form))
+        self._weights: dict[str, float] = {}
         self._idf = self._frequency_factors()
+        # Posting lists as arrays (ids, and the share of each name's weight the key stands for): retrieval adds
+        # them up with numpy instead of looping in Python.
+        ids: dict[str, list[int]] = defaultdict(list)
+        shares: dict[str, list[float]] = defaultdict(list)
+        self._name_weight = np.zeros(len(self.records), dtype=np.float32)
+        self._top_share = np.zeros(len(self.records), dtype=np.float32)
+        for rid, record in enumerate(self.records):
+            self._name_weight[rid] = sum(max(self.weigh(t), 0.05) for t in record.form.tokens)
+            keys = _index_keys(record.form, self.weigh)
+            self._top_share[rid] = max(keys.values(), default=0.0)
+            for key, share in keys.items():
+                ids[key].append(rid)
+                shares[key].append(share)
+        self._postings = {key: np.asarray(value, dtype=np.int32) for key, value in ids.items()}
+        self._shares = {key: np.asarray(value, dtype=np.float32) for key, value in shares.items()}
 
     def _frequency_factors(self) -> dict[str, float]:
         """Lower the weight of parts that are frequent in this list (only meaningful for larger lists)."""
         n = len(self.records)
         if n < 1000:
             return {}
+        counts: dict[str, int] = defaultdict(int)
+        for record in self.records:
+            for token in set(record.form.tokens):
+                counts[token] += 1
         factors = {}
-        for key, ids in self._postings.items():
-            if key.startswith("t:"):
-                share = len(ids) / n
-                if share > 0.001:
-                    factors[key[2:]] = max(0.3, 1.0 - math.log10(share * 1000) / 3)
+        for token, count in counts.items():
+            share = count / n
+            if share > 0.001:
+                factors[token] = max(0.3, 1.0 - math.log10(share * 1000) / 3)
         return factors
 
     def weigh(self, token: str) -> float:
-        return base_weight(token) * self._idf.get(token, 1.0)
+        weight = self._weights.get(token)
+        if weight is None:
+            weight = self._weights[token] = base_weight(token) * self._idf.get(token, 1.0)
+        return weight
 
-    def candidates(self, query: NameForm) -> list[int]:
-        """Record ids worth scoring for this query.
+    def candidates(self, query: NameForm, threshold: float = DEFAULT_THRESHOLD) -> list[int]:
+        """Record ids worth scoring for this query at this threshold.
 
-        Evidence first: each query part finds the names holding it exactly (full credit), one edit away or sounding
-        the same (NEAR_CREDIT), or sharing most of its trigrams (partial credit). A name scores at or above any useful
-        threshold only when parts carrying about two thirds of the query's weight find partners, so names with
-        less than MIN_EVIDENCE of it are not scored at all. The rest are ranked by weighted shared keys.
+        Each query part finds the names holding it exactly (full credit), one edit away or sounding the same
+        (NEAR_CREDIT), or sharing most of its trigrams (partial credit). From that evidence, on both sides (how much
+        of the query's weight and of each name's weight found a partner), an optimistic estimate of the score a
+        full alignment could reach is computed for every name at once; names well below the threshold are not
+        scored. Credits are at least the similarities the scorer will find, so the estimate errs high.
         """
         if len(self.records) <= SCORE_ALL_BELOW:
             return list(range(len(self.records)))
         size = len(self.records)
-        evidence = np.zeros(size, dtype=np.float32)
+        estimate = np.zeros(size, dtype=np.float32)
         for tokens in _readings(query):
-            credits = [self._credit(token) for token in tokens]
+            pairs = [self._credit(token) for token in tokens]
+            credits, covers = [c for c, _ in pairs], [v for _, v in pairs]
             # Parts written apart that the list writes as one ("e taiba" / "etayyiba", "nasr allah"): the joined
-            # pair's credit counts for both of its parts.
+            # pair's evidence counts for both of its parts.
             for i in range(len(tokens) - 1):
-                joined = self._credit(tokens[i] + tokens[i + 1])
-                credits[i] = np.maximum(credits[i], joined)
-                credits[i + 1] = np.maximum(credits[i + 1], joined)
+                joined, joined_cover = self._credit(tokens[i] + tokens[i + 1])
+                for k in (i, i + 1):
+                    credits[k] = np.maximum(credits[k], joined)
+                    covers[k] = np.maximum(covers[k], joined_cover)
             weights = [max(self.weigh(token), 0.05) for token in tokens]
-            reading = sum((w * c for w, c in zip(weights, credits)), np.zeros(size, dtype=np.float32))
-            evidence = np.maximum(evidence, reading / sum(weights))
+            query_weight = sum(weights)
+            matched_query = sum((w * c for w, c in zip(weights, credits)), np.zeros(size, dtype=np.float32))
+            list_cover = np.minimum(sum(covers, np.zeros(size, dtype=np.float32)), 1.0)
+            matched_list = self._name_weight * list_cover
+            unmatched_list = self._name_weight - matched_list
+            reading = (matched_query + matched_list) / (
+                query_weight + matched_list + OPTIMISTIC_OMISSION_COST * unmatched_list)
+            # A name must also hold partners for enough of the query itself.
+            reading[matched_query < (threshold - EVIDENCE_MARGIN) * query_weight] = 0.0
+            estimate = np.maximum(estimate, reading)
         for acronym in query.acronyms:  # "Islamic Revolutionary Guard Corps" finds a list name "IRGC"
             if (ids := self._postings.get("t:" + acronym)) is not None:
-                evidence[ids] = 1.0
+                estimate[ids] = 1.0
         for char_ids in (self._postings.get("h:" + c) for c in set(query.han or "")):
-            if char_ids is not None:
-                evidence[char_ids] = np.maximum(evidence[char_ids], HAN_CHAR_EVIDENCE)
-        hit = np.flatnonzero(evidence >= MIN_EVIDENCE)
+            if char_ids is not None:  # Han characters in common: scored, the romanized parts decide
+                estimate[char_ids] = np.maximum(estimate[char_ids], threshold)
+        hit = np.flatnonzero(estimate >= threshold - ESTIMATE_MARGIN)
         if len(hit) > CANDIDATES_PER_QUERY:
-            hit = hit[np.argpartition(evidence[hit], -CANDIDATES_PER_QUERY)[-CANDIDATES_PER_QUERY:]]
+            hit = hit[np.argpartition(estimate[hit], -CANDIDATES_PER_QUERY)[-CANDIDATES_PER_QUERY:]]
         return hit.tolist()
 
-    def _credit(self, token: str) -> np.ndarray:
-        """Per name: 1 where the part has a partner (same, one edit, same sound), else its trigram share when
-        that is at least GRAM_SHARE_FOR_CREDIT (two edits on a long part, a part split in two)."""
+    def _credit(self, token: str) -> tuple[np.ndarray, np.ndarray]:
+        """Per name: the part's credit (1 where it has the same part, NEAR_CREDIT one edit away or sounding the
+        same, else GRAM_CREDIT times its trigram share when at least GRAM_SHARE_FOR_CREDIT), and the share of the
+        name's weight that the partner holds (times the credit)."""
         size = len(self.records)
         grams = ["g:" + g for g in _grams(token)]
         gram_ids = [self._postings[k] for k in grams if k in self._postings]
@@ -205,13 +245,14 @@ class Matcher:
         if gram_ids:
             share = np.bincount(np.concatenate(gram_ids), minlength=size).astype(np.float32) / len(grams)
             credit = np.where(share >= GRAM_SHARE_FOR_CREDIT, GRAM_CREDIT * share, 0.0).astype(np.float32)
-        # Graded, so that ranking prefers the stronger evidence: the same part, then one edit or the same sound.
-        near = [self._postings[k] for k in _strong_keys(token)[1:] if k in self._postings]
-        if near:
-            credit[np.concatenate(near)] = NEAR_CREDIT
-        if (exact := self._postings.get("t:" + token)) is not None:
-            credit[exact] = 1.0
-        return credit
+        cover = credit * self._top_share  # which of the name's parts shares the trigrams is not known: the largest
+        for keys, level in ((_strong_keys(token)[1:], NEAR_CREDIT), (["t:" + token], 1.0)):
+            for key in keys:
+                ids = self._postings.get(key)
+                if ids is not None:
+                    credit[ids] = level
+                    cover[ids] = np.maximum(cover[ids], level * self._shares[key])
+        return credit, cover
 
     def screen(self, name: str, *, type: NameType = "any", threshold: float | None = None, limit: int = 10,
                birth_date: str | None = None, country: str | None = None) -> tuple[NameForm, list[EntryMatch]]:
@@ -219,7 +260,7 @@ class Matcher:
         threshold = DEFAULT_THRESHOLD if threshold is None else threshold
         query = normalize_name(name, type)
         best: dict[int, EntryMatch] = {}
-        for rid in self.candidates(query):
+        for rid in self.candidates(query, threshold):
             record = self.records[rid]
             info = self.entries[record.entry_idx]
             if not _type_allows(type, info.type):
