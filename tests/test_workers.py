@@ -17,7 +17,7 @@ import pytest
 from screening import create_app, store
 from screening.auth import create_key
 from screening.db import dispose, upgrade
-from screening.listfile import Entry, load_list_file
+from screening.listfile import load_list_file
 
 POLL_SECONDS = 2.0  # the default LIST_POLL_SECONDS
 PROMISE_SECONDS = 5.0
@@ -46,6 +46,7 @@ def served(db_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     with sessions() as session:
         store.publish_document(session, load_list_file(), actor="tests")
         key = create_key(session, role="screener", label="w")
+        admin_key = create_key(session, role="admin", label="ops")
         session.commit()
     port = _free_port()
     env = {**os.environ, "SCREENING_DATABASE_URL": db_url, "SCREENING_WORKERS": "2",
@@ -64,7 +65,7 @@ def served(db_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     else:
         process.kill()
         pytest.fail((tmp_path / "gunicorn.log").read_text())
-    yield base, key, sessions
+    yield base, key, admin_key
     process.terminate()
     process.wait(timeout=30)
     log.close()
@@ -72,7 +73,7 @@ def served(db_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def test_every_worker_serves_a_list_change(served) -> None:  # type: ignore[no-untyped-def]
-    base, key, sessions = served
+    base, key, admin_key = served
     pids: set[int] = set()
     for _ in range(400):
         pids.add(_get(f"{base}/readyz")[1]["worker_pid"])
@@ -80,26 +81,30 @@ def test_every_worker_serves_a_list_change(served) -> None:  # type: ignore[no-u
             break
     assert len(pids) == 2, f"only saw workers {pids}"
 
-    document = load_list_file()
-    new_entry = document.entries[0].canonical()
-    new_entry.update(id="test-new-designee", names=[{"name": "ZORYANOV, Ilyas", "kind": "primary"}])
-    document.entries.append(Entry.model_validate(new_entry))
-    with sessions() as session:
-        result = store.publish_document(session, document, actor="tests")
-        session.commit()
+    # The change goes through the admin API of one worker; the other must pick it up on its own.
+    document = {"sources": [{"id": "test-source", "title": "Test", "publisher": "Tests", "kind": "official"}],
+                "entries": [{"id": "test-new-designee", "type": "person", "status": "designated",
+                             "names": [{"name": "ZORYANOV, Ilyas", "kind": "primary"}],
+                             "citations": [{"source": "test-source", "quote": "ZORYANOV, Ilyas"}]}]}
+    request = urllib.request.Request(f"{base}/v1/lists/import?format=native&mode=merge",
+                                     data=json.dumps(document).encode(), method="POST",
+                                     headers={"Authorization": f"Bearer {admin_key}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        result = json.loads(response.read())
+    assert result["created"] is True, result
     changed_at = time.monotonic()
 
     behind = set(pids)
     while behind and time.monotonic() - changed_at < PROMISE_SECONDS + 5:
         status, body = _get(f"{base}/readyz")
-        if body.get("list_version") == result.version:
+        if body.get("list_version") == result["list_version"]:
             behind.discard(body["worker_pid"])
     elapsed = time.monotonic() - changed_at
     assert not behind, f"workers {behind} still on the old version after {elapsed:.1f}s"
     # Every request now screens against the new version.
     for _ in range(10):
         status, body = _get(f"{base}/v1/screen?name=Ilyas+Zoryanov", key)
-        assert status == 200 and body["list_version"] == result.version, body
+        assert status == 200 and body["list_version"] == result["list_version"], body
         assert body["matches"][0]["entry_id"] == "test-new-designee", body
 
     # Metrics are added up across both workers (prometheus multiprocess mode).
@@ -108,4 +113,4 @@ def test_every_worker_serves_a_list_change(served) -> None:  # type: ignore[no-u
     screened = sum(float(line.split()[-1]) for line in text.splitlines()
                    if line.startswith('screening_screenings_total{via="api"}'))
     assert screened >= 10, text[:2000]
-    assert f"screening_list_version {float(result.version)}" in text, text[:2000]
+    assert f"screening_list_version {float(result['list_version'])}" in text, text[:2000]

@@ -127,7 +127,8 @@ def delist(entry_id: str) -> Any:
 
 def _import_files(fmt: str) -> dict[str, bytes]:
     request.max_content_length = current_app.config["MAX_IMPORT_BYTES"]
-    if request.files:
+    # Only a multipart request is read as a form: any other body is the list itself, whatever its content type.
+    if request.mimetype == "multipart/form-data":
         if fmt == "ofac-csv":
             files = {part: request.files[part].read() for part in ("sdn", "alt", "add", "comments", "zip")
                      if part in request.files}

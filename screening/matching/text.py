@@ -212,7 +212,9 @@ def normalize_name(text: str, name_type: NameType = "any") -> NameForm:
                              if spelling != tokens[0])
     acronym_source = [t for t in tokens if t not in STOPWORDS and t not in HONORIFICS]
     removed: list[str] = []
-    if name_type != "organization":
+    if name_type == "person":
+        # Only for a person: with type "any" the same words may be part of a name (Imam Hossein University,
+        # Sea Star III); there they stay, at a low weight (vocab.base_weight).
         kept = [t for t in tokens if t not in HONORIFICS]
         if kept and len(kept) < len(tokens):
             removed += [t for t in tokens if t in HONORIFICS]

@@ -97,6 +97,8 @@ def base_weight(token: str) -> float:
     """How much a name part identifies, before the list's own frequencies are taken into account."""
     if token in STOPWORDS:
         return 0.0
+    if token in HONORIFICS:
+        return 0.15
     for table in (COMMON_NAME_PARTS, GENERIC_ORG_WORDS, PLACE_WORDS):
         if token in table:
             return table[token]
