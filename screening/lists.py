@@ -20,6 +20,7 @@ from .listfile import Entry, ListDocument, ListValidationError, Problem
 from .models import ListVersion
 
 IMPORT_MODES = ("replace", "merge")
+MAX_VERSION = 2**31 - 1  # the database's integer: a larger number names no version
 
 
 class EntryNotFound(LookupError):
@@ -129,7 +130,7 @@ def delist_entry(session: Session, entry_id: str, *, actor: str, expected_versio
 def restore(session: Session, version: int, *, actor: str) -> ChangeResult:
     """A new version whose content equals `version`."""
     store.lock_head(session)
-    if session.get(ListVersion, version) is None:
+    if not 0 <= version <= MAX_VERSION or session.get(ListVersion, version) is None:
         raise VersionNotFound(version)
     entries = {e["id"]: e for e in store.version_entries(session, version)}
     return _publish(session, entries, store.version_sources(session, version), actor=actor, action="restore",
@@ -152,7 +153,7 @@ def field_changes(before: dict[str, Any], after: dict[str, Any]) -> list[dict[st
 def diff(session: Session, version: int, against: int) -> dict[str, Any]:
     """What changed from `against` to `version`: entries added, removed, and changed field by field."""
     for number in (version, against):
-        if session.get(ListVersion, number) is None:
+        if not 0 <= number <= MAX_VERSION or session.get(ListVersion, number) is None:
             raise VersionNotFound(number)
     new = {e["id"]: e for e in store.version_entries(session, version)}
     old = {e["id"]: e for e in store.version_entries(session, against)}

@@ -213,7 +213,7 @@ def build_spec() -> dict[str, Any]:
             "What changed between two versions (admin)", {"200": {"description": "Diff", "content": _json(OBJECT)},
                                                           "400": PROBLEM, "404": PROBLEM},
             params=[_path("version", {"type": "integer", "minimum": 0}),
-                    _query("against", {"type": "integer", "minimum": 0})], tag="admin")},
+                    _query("against", {"type": "integer", "minimum": 0})], tag="admin")},  # any number: 404 if none
         "/v1/lists/versions/{version}/restore": {"post": _op(
             "Restore a version as a new one (admin)", {**change, "404": PROBLEM},
             params=[_path("version", {"type": "integer", "minimum": 0})], tag="admin")},

@@ -130,6 +130,8 @@ def test_entry_lifecycle_versions_diff_restore(client: FlaskClient, admin: dict)
     assert client.get("/v1/lists/versions/5/diff?against=1", headers=admin).get_json()["changed"] == []
     assert_problem(client.get("/v1/entries/gao-yan-test-copy", headers=admin), 404)
     assert_problem(client.post("/v1/lists/versions/99/restore", headers=admin), 404)
+    assert_problem(client.post(f"/v1/lists/versions/{2**70}/restore", headers=admin), 404)  # found by schemathesis
+    assert_problem(client.get(f"/v1/lists/versions/1/diff?against={2**70}", headers=admin), 404)
 
 
 def test_stale_if_match_is_a_conflict(client: FlaskClient, admin: dict) -> None:  # type: ignore[type-arg]
