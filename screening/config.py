@@ -33,6 +33,7 @@ SETTINGS: list[Setting] = [
     Setting("MAX_NAME_LENGTH", 500, int, "Longest name accepted, in characters after trimming."),
     Setting("MAX_BATCH", 1000, int, "Most queries in one `POST /v1/screen/batch`."),
     Setting("MAX_BODY_BYTES", 10 * 1024 * 1024, int, "Largest JSON request body (bytes); larger is 413."),
+    Setting("MAX_CSV_BYTES", 512 * 1024 * 1024, int, "Largest CSV file for `POST /v1/screen/csv`; larger is 413."),
     Setting("MAX_IMPORT_BYTES", 1024 * 1024 * 1024, int, "Largest list import (bytes); larger is 413."),
     Setting("AUDIT_RETENTION_DAYS", 400, int, "Screening records older than this are pruned (list changes are kept)."),
     Setting("LIST_POLL_SECONDS", 2.0, float, "How often a worker checks whether the current list version moved."),

@@ -6,6 +6,7 @@ move of `list_head`, all in one transaction. Publishing content identical to the
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -182,6 +183,18 @@ def record_audit(session: Session, *, kind: str, action: str, actor: str, list_v
                  reference: str | None = None, data: dict[str, Any] | None = None) -> None:
     session.add(AuditEvent(kind=kind, action=action, actor=actor, list_version=list_version,
                            reference=reference, data=data or {}))
+
+
+def record_audit_batch(session: Session, screenings: list[dict[str, Any]], *, actor: str,
+                       list_version: int | None, action: str, extra: dict[str, Any] | None = None) -> None:
+    """One screening record per row of a bulk file, inserted in batches."""
+    now = utcnow()
+    rows = [{"occurred_at": now, "kind": "screening", "action": action, "actor": actor, "list_version": list_version,
+             "reference": (item.get("reference") or None) and str(item["reference"])[:200],
+             "data": {**(extra or {}), "screening_id": str(uuid.uuid4()), "query": item["query"],
+                      "matches": item["matches"]}} for item in screenings]
+    for start in range(0, len(rows), 5000):
+        session.execute(insert(AuditEvent), rows[start:start + 5000])
 
 
 def version_entries(session: Session, version: int) -> list[dict[str, Any]]:

@@ -1,0 +1,81 @@
+"""POST /v1/screen/csv: a CSV file in, the same file out with match columns, streamed as rows are screened."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from typing import Any, Iterator
+
+from flask import Blueprint, Response, current_app, g, request, stream_with_context
+
+from .. import bulk, store
+from ..auth import require
+from ..db import get_session
+from ..errors import ApiError
+from ..liststate import get_state
+from ..observability import record_screenings
+from .screen import default_threshold
+
+bp = Blueprint("bulk", __name__, url_prefix="/v1")
+
+
+def _options() -> bulk.BulkOptions:
+    raw = request.args.get("threshold")
+    threshold = None
+    if raw is not None:
+        try:
+            threshold = float(raw)
+        except ValueError:
+            threshold = -1.0
+        if not 0.0 <= threshold <= 1.0:
+            raise ApiError(400, "Invalid request", "threshold must be a number from 0 to 1.",
+                           errors=[{"field": "threshold", "message": "must be a number from 0 to 1"}],
+                           slug="validation")
+    return bulk.BulkOptions(name_column=request.args.get("name_column", "name"),
+                            type_column=request.args.get("type_column"), id_column=request.args.get("id_column"),
+                            threshold=threshold, charset=request.args.get("charset"),
+                            max_name_length=current_app.config["MAX_NAME_LENGTH"])
+
+
+@bp.post("/screen/csv")
+@require("screener")
+def screen_csv() -> Any:
+    options = _options()
+    request.max_content_length = current_app.config["MAX_CSV_BYTES"]
+    if request.mimetype == "multipart/form-data":
+        if "file" not in request.files:
+            raise ApiError(400, "Invalid request", "Send the CSV as the multipart field 'file'.",
+                           errors=[{"field": "file", "message": "missing"}], slug="validation")
+        # The form's file is closed when the view returns, before the response has streamed: copy it to a temporary
+        # file of our own (on disk, so memory stays flat), which lives as long as the response reads it.
+        source = tempfile.TemporaryFile()
+        shutil.copyfileobj(request.files["file"].stream, source)
+        source.seek(0)
+    else:
+        source = request.stream
+    try:
+        header, rows, encoding = bulk.open_csv(source, options)
+        columns = bulk.resolve_columns(header, options)
+    except bulk.CsvRefused as exc:
+        raise ApiError(400, "Invalid CSV", f"The file was not screened: {exc}",
+                       errors=[{"field": exc.field, "message": str(exc)}], slug="invalid-csv") from None
+    snapshot = get_state(current_app).snapshot()
+    threshold = default_threshold() if options.threshold is None else options.threshold
+    counters = bulk.Counters()
+    actor = g.principal.label
+    screen = bulk.matcher_screener(snapshot.matcher, threshold)
+
+    def generate() -> Iterator[str]:
+        for chunk in bulk.screen_rows(header, rows, columns, options, snapshot.entries, counters,
+                                      lambda chunks: map(screen, chunks)):
+            yield bulk.to_csv_text(chunk)
+            if counters.audit:  # record as we go: the audit trail never lags far behind the response
+                store.record_audit_batch(get_session(), counters.audit, actor=actor, list_version=snapshot.version,
+                                         action="bulk-row")
+                get_session().commit()
+                record_screenings("csv", len(counters.audit), sum(1 for a in counters.audit if a["matches"]),
+                                  snapshot.version)
+                counters.audit.clear()
+
+    return Response(stream_with_context(generate()), mimetype="text/csv",
+                    headers={"X-List-Version": str(snapshot.version), "X-Input-Encoding": encoding})

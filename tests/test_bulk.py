@@ -1,0 +1,132 @@
+"""Bulk CSV: encodings, delimiters, bad rows reported in place, refusals up front, order kept, CLI and HTTP."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from flask.testing import FlaskClient
+
+from bench.bulk_file import rows as customer_rows
+from screening.bulk import RESULT_COLUMNS
+from tests.test_api import assert_problem
+
+HEADER = ["customer_id", "name", "type"]
+
+
+def _csv(rows: list[list[str]], delimiter: str = ",") -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def post_csv(client: FlaskClient, headers: dict, body: bytes, **params: str):  # type: ignore[no-untyped-def, type-arg]
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return client.post(f"/v1/screen/csv?{query}", data=body, content_type="text/csv", headers=headers)
+
+
+def test_exact_output_with_bad_rows_in_place(client: FlaskClient, screener: dict) -> None:  # type: ignore[type-arg]
+    body = _csv([HEADER, ["1", "Chen Quanguo", "person"], ["2", "", "person"], ["3", "Hikvision"],
+                 ["4", "John Smith", "person", "extra"], ["5", "Acme Trading LLC", "robot"],
+                 ["6", "Gao Yan", "person"]]).encode()
+    r = post_csv(client, screener, body, id_column="customer_id", type_column="type")
+    assert r.status_code == 200, r.text
+    assert r.mimetype == "text/csv" and r.headers["X-List-Version"] == "1"
+    sources = "diplomat-2020-07; wsj-2018-08-29; nyt-2020-07-09; treasury-sm1055; ofac-sdn"
+    assert r.get_data(as_text=True) == _csv([
+        HEADER + RESULT_COLUMNS,
+        ["1", "Chen Quanguo", "person", "1", "chen-quanguo", "CHEN, Quanguo", "1.000", "designated", sources, ""],
+        ["2", "", "person", "", "", "", "", "", "", "name is blank"],
+        ["3", "Hikvision", "", "", "", "", "", "", "", "row has 2 fields, the header has 3"],
+        ["4", "John Smith", "person", "", "", "", "", "", "", "row has 4 fields, the header has 3"],
+        ["5", "Acme Trading LLC", "robot", "", "", "", "", "", "", "type 'robot' is not person, organization or any"],
+        ["6", "Gao Yan", "person", "1", "gao-yan", "GAO, Yan", "1.000", "designated", "diplomat-2020-07; ofac-sdn", ""],
+    ])
+
+
+@pytest.mark.parametrize("encoding, delimiter", [("utf-8", ","), ("utf-8-sig", ";"), ("utf-16", "\t"),
+                                                 ("latin-1", ";"), ("cp1252", ",")])
+def test_encodings_and_delimiters(client: FlaskClient, screener: dict, encoding: str, delimiter: str) -> None:  # type: ignore[type-arg]
+    rows = [HEADER, ["1", "José Müller García", "person"], ["2", "Zhu Hailun", "person"],
+            ["3", "Société Générale", "organization"]]
+    r = post_csv(client, screener, _csv(rows, delimiter).encode(encoding))
+    assert r.status_code == 200, r.text
+    out = list(csv.reader(io.StringIO(r.get_data(as_text=True))))
+    assert [row[1] for row in out[1:]] == ["José Müller García", "Zhu Hailun", "Société Générale"], (encoding, out)
+    assert out[2][4] == "zhu-hailun"
+
+
+def test_charset_parameter(client: FlaskClient, screener: dict) -> None:  # type: ignore[type-arg]
+    body = _csv([["name"], ["Müller"]]).encode("latin-1")
+    out = post_csv(client, screener, body, charset="latin-1").get_data(as_text=True)
+    assert "Müller" in out
+    assert_problem(post_csv(client, screener, body, charset="klingon"), 400)
+
+
+def test_quoted_newlines_and_multipart(client: FlaskClient, screener: dict) -> None:  # type: ignore[type-arg]
+    body = _csv([["name", "note"], ["Gao Yan", "line one\nline two"], ["Li Wei", "x"]]).encode()
+    r = client.post("/v1/screen/csv", data={"file": (io.BytesIO(body), "c.csv")}, headers=screener)
+    out = list(csv.reader(io.StringIO(r.get_data(as_text=True))))
+    assert out[1][:3] == ["Gao Yan", "line one\nline two", "1"] and out[2][2] == "0", out
+
+
+def test_refusals_up_front(client: FlaskClient, screener: dict) -> None:  # type: ignore[type-arg]
+    problem = assert_problem(post_csv(client, screener, b"customer,country\r\nA,US\r\n"), 400)
+    assert problem["errors"][0]["field"] == "name_column" and "customer" in problem["detail"], problem
+    problem = assert_problem(post_csv(client, screener, bytes(range(256)) * 50), 400)
+    assert problem["errors"][0]["field"] == "file", problem
+    assert_problem(post_csv(client, screener, b""), 400)
+    assert_problem(post_csv(client, screener, b"name\r\nx\r\n", threshold="2"), 400)
+    assert_problem(client.post("/v1/screen/csv", data=b"name\r\nx\r\n", content_type="text/csv"), 401)
+
+
+def test_size_limit_is_413(app, client: FlaskClient, screener: dict) -> None:  # type: ignore[no-untyped-def, type-arg]
+    app.config["MAX_CSV_BYTES"] = 100
+    assert_problem(post_csv(client, screener, b"name\r\n" + b"Gao Yan\r\n" * 100), 413)
+
+
+def test_rows_are_audited_with_their_reference(app, client: FlaskClient, screener: dict) -> None:  # type: ignore[no-untyped-def, type-arg]
+    from sqlalchemy import select
+
+    from screening.models import AuditEvent
+
+    post_csv(client, screener, _csv([HEADER, ["c-1", "Gao Yan", "person"], ["c-2", "", ""]]).encode(),
+             id_column="customer_id").get_data()
+    with app.extensions["db_sessionmaker"]() as session:
+        events = session.scalars(select(AuditEvent).where(AuditEvent.kind == "screening")).all()
+    assert [(e.reference, e.action) for e in events] == [("c-1", "bulk-row")]
+    assert events[0].actor == "analyst" and events[0].data["matches"][0]["entry_id"] == "gao-yan"
+
+
+def test_twenty_thousand_rows_come_back_complete_and_in_order(client: FlaskClient, screener: dict,
+                                                              tmp_path: Path) -> None:  # type: ignore[type-arg]
+    rows = customer_rows(20_000)
+    body = _csv([["customer_id", "name", "type", "country"]] + rows).encode()
+    r = post_csv(client, screener, body, id_column="customer_id", type_column="type")
+    assert r.status_code == 200
+    out = list(csv.reader(io.StringIO(r.get_data(as_text=True))))
+    assert len(out) == 20_001
+    assert [row[0] for row in out[1:]] == [row[0] for row in rows]
+    errors = [row for row in out[1:] if row[-1]]
+    assert errors and all(row[4] == "" for row in errors)
+    assert sum(1 for row in out[1:] if row[5] == "chen-quanguo") > 10
+
+
+def test_cli_bulk(app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from screening.cli import main
+
+    monkeypatch.setenv("SCREENING_DATABASE_URL", app.config["DATABASE_URL"])
+    source, target = tmp_path / "in.csv", tmp_path / "out.csv"
+    rows = customer_rows(3000, seed=4)
+    source.write_text(_csv([["customer_id", "name", "type", "country"]] + rows), encoding="utf-16")
+    result = CliRunner().invoke(main, ["bulk", str(source), str(target), "--type-column", "type", "--id-column",
+                                       "customer_id", "--processes", "2"])
+    assert result.exit_code == 0, result.output
+    out = list(csv.reader(target.open(encoding="utf-8", newline="")))
+    assert [row[0] for row in out[1:]] == [row[0] for row in rows]
+    assert out[0][-7:] == RESULT_COLUMNS
+    refused = CliRunner().invoke(main, ["bulk", str(source), str(target), "--name-column", "nom"])
+    assert refused.exit_code == 2 and "nom" in refused.output
