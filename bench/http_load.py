@@ -13,14 +13,8 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import random
-import signal
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -33,15 +27,10 @@ from screening.importers import parse_import
 from screening.listfile import ListDocument, Source, load_list_file
 from screening.lists import import_document, write_transaction
 
+from .serving import database, gunicorn
 from .synthetic import WESTERN_FAMILY, WESTERN_GIVEN, misspell, synthetic_entries
 
 PEERS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "peers"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def prepare(url: str, kind: str, entries: int) -> tuple[str, list[str]]:
@@ -133,47 +122,15 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--postgres", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        cluster = None
-        if args.postgres:
-            from tests.pgcluster import start_cluster
-
-            cluster = start_cluster()
-            url = cluster.url(cluster.create_database())
-        else:
-            url = f"sqlite:///{tmp}/load.db"
-        server = None
-        try:
-            key, names = prepare(url, args.kind, args.entries)
-            port = _free_port()
-            env = {**os.environ, "SCREENING_DATABASE_URL": url, "SCREENING_WORKERS": "2", "SCREENING_LOG_LEVEL": "WARNING"}
-            server = subprocess.Popen([sys.executable, "-m", "screening.cli", "serve", "--port", str(port)], env=env,
-                                      stdout=subprocess.DEVNULL, stderr=open(f"{tmp}/server.log", "w"))
-            started = time.monotonic()
-            while True:
-                try:
-                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                    conn.request("GET", "/readyz")
-                    if conn.getresponse().status == 200:
-                        break
-                except OSError:
-                    pass
-                if time.monotonic() - started > 600 or server.poll() is not None:
-                    raise SystemExit(Path(f"{tmp}/server.log").read_text())
-                time.sleep(0.5)
-            print(f"list: {args.kind} ({len(names) + 9:,} entries) on {'PostgreSQL' if cluster else 'SQLite'}; "
-                  f"server ready in {time.monotonic() - started:.1f} s; {args.clients} client threads, "
-                  f"{args.seconds:.0f} s")
+    with database(args.postgres) as url:
+        key, names = prepare(url, args.kind, args.entries)
+        with gunicorn(url) as (port, ready):
+            print(f"list: {args.kind} ({len(names) + 9:,} entries) on {'PostgreSQL' if args.postgres else 'SQLite'}; "
+                  f"server ready in {ready:.1f} s; {args.clients} client threads, {args.seconds:.0f} s")
             result = run_load(port, key, names, args.seconds, args.clients)
             print(f"{result['requests']:,} requests in {result['seconds']:.1f} s: {result['rps']:.0f} requests/s, "
                   f"p50 {result['p50']:.1f} ms, p90 {result['p90']:.1f} ms, p99 {result['p99']:.1f} ms, "
                   f"errors {result['errors']}")
-        finally:
-            if server is not None:
-                server.send_signal(signal.SIGTERM)
-                server.wait(timeout=60)
-            if cluster is not None:
-                cluster.stop()
 
 
 if __name__ == "__main__":

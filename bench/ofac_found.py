@@ -9,13 +9,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 from screening import create_app
 from screening.auth import create_key
@@ -23,7 +17,8 @@ from screening.db import dispose, upgrade, write_sessions
 from screening.importers import parse_import
 from screening.lists import import_document, write_transaction
 
-from .http_load import PEERS, _free_port
+from .http_load import PEERS
+from .serving import database, gunicorn
 
 
 def main() -> None:
@@ -32,15 +27,7 @@ def main() -> None:
     args = parser.parse_args()
     files = {k: (PEERS / f"watchman_test_testdata_{v}.csv").read_bytes()
              for k, v in (("sdn", "sdn"), ("alt", "alt"), ("add", "add"), ("comments", "sdn_comments"))}
-    with tempfile.TemporaryDirectory() as tmp:
-        cluster = None
-        if args.postgres:
-            from tests.pgcluster import start_cluster
-
-            cluster = start_cluster()
-            url = cluster.url(cluster.create_database())
-        else:
-            url = f"sqlite:///{tmp}/ofac.db"
+    with database(args.postgres) as url:
         upgrade(url)
         app = create_app({"DATABASE_URL": url})
         document = parse_import("ofac-csv", files)
@@ -51,33 +38,17 @@ def main() -> None:
         print(f"imported {len(document.entries):,} OFAC entries as version {result.version} "
               f"in {time.perf_counter() - started:.1f} s ({len(document.warnings)} rows skipped with a warning)")
         dispose(app)
-        port = _free_port()
-        server = subprocess.Popen([sys.executable, "-m", "screening.cli", "serve", "--port", str(port)],
-                                  env={**os.environ, "SCREENING_DATABASE_URL": url, "SCREENING_WORKERS": "2",
-                                       "SCREENING_LOG_LEVEL": "WARNING"},
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
+        with gunicorn(url) as (port, _):
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-            for _ in range(240):
-                try:
-                    conn.request("GET", "/readyz")
-                    if conn.getresponse().read() and True:
-                        break
-                except OSError:
-                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-                    time.sleep(0.5)
             queries = [{"id": e.id, "name": e.names[0].name, "type": "person" if e.type == "person" else "any"}
                        for e in document.entries]
             found = first = 0
             missed = []
             started = time.perf_counter()
             for start in range(0, len(queries), 1000):
-                body = json.dumps({"queries": queries[start:start + 1000]})
-                conn.request("POST", "/v1/screen/batch", body=body,
+                conn.request("POST", "/v1/screen/batch", body=json.dumps({"queries": queries[start:start + 1000]}),
                              headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
-                response = conn.getresponse()
-                results = json.loads(response.read())["results"]
-                for item in results:
+                for item in json.loads(conn.getresponse().read())["results"]:
                     ids = [m["entry_id"] for m in item["matches"]]
                     found += item["id"] in ids
                     first += bool(ids) and ids[0] == item["id"]
@@ -89,11 +60,6 @@ def main() -> None:
                   f"first {first:,} ({100 * first / len(queries):.2f}%)")
             for name in missed[:10]:
                 print(f"  not found: {name}")
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=60)
-            if cluster is not None:
-                cluster.stop()
 
 
 if __name__ == "__main__":

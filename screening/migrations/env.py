@@ -1,7 +1,6 @@
 """Alembic environment: the URL comes from the config that screening.db.alembic_config builds."""
 
 from alembic import context
-from sqlalchemy import pool
 
 from screening.db import make_engine
 from screening.models import Base

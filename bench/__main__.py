@@ -1,0 +1,20 @@
+"""Run every benchmark and evaluation, one after the other: `python -m bench` (or `make bench`)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+STEPS = [
+    ["bench.accuracy"], ["bench.accuracy", "tests/data/name_pairs_holdout.csv"], ["bench.cross_script"],
+    ["bench.matcher_speed"], ["bench.import_speed", "--postgres"], ["bench.ofac_found"],
+    ["bench.http_load", "--list", "builtin+ofac", "--seconds", "60"],
+    ["bench.http_load", "--list", "builtin+ofac", "--seconds", "60", "--postgres"],
+    ["bench.http_load", "--list", "synthetic", "--entries", "200000", "--seconds", "60", "--clients", "2"],
+    ["bench.bulk_speed"],
+]
+
+if __name__ == "__main__":
+    for step in STEPS:
+        print(f"\n$ python -m {' '.join(step)}", flush=True)
+        subprocess.run([sys.executable, "-m", *step], check=False)

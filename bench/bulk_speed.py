@@ -1,0 +1,62 @@
+"""Bulk CSV speed against the built-in list plus the 7.4k-entry OFAC export (../shared): a 20,000-row customer file
+through the command line (both cores) and through the streamed endpoint of gunicorn (2 workers).
+
+    python -m bench.bulk_speed [--rows 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .bulk_file import write
+from .http_load import prepare
+from .serving import gunicorn
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=20_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bulk.db"
+        key, _ = prepare(url, "builtin+ofac", 0)
+        source = Path(tmp) / "customers.csv"
+        write(source, args.rows)
+        env = {**os.environ, "SCREENING_DATABASE_URL": url, "SCREENING_LOG_LEVEL": "WARNING"}
+
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "screening.cli", "bulk", str(source), f"{tmp}/out.csv",
+                               "--type-column", "type", "--id-column", "customer_id"], env=env,
+                              capture_output=True, text=True)
+        wall = time.perf_counter() - started
+        rate = next((p for p in done.stderr.replace("\r", "\n").splitlines()[::-1] if "row/s" in p), "")
+        print(f"command line: {args.rows:,} rows in {wall:.1f} s wall ({args.rows / wall:,.0f} rows/s including "
+              f"start-up and the list load); progress bar's last reading: {rate.strip()[-60:]}")
+        if done.returncode != 0:
+            print(done.stderr[-2000:])
+
+        with gunicorn(url) as (port, _):
+            started = time.perf_counter()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+            conn.request("POST", "/v1/screen/csv?type_column=type&id_column=customer_id", body=source.read_bytes(),
+                         headers={"Authorization": f"Bearer {key}", "Content-Type": "text/csv"})
+            response = conn.getresponse()
+            first = None
+            lines = 0
+            while chunk := response.read(65536):
+                first = first or time.perf_counter() - started
+                lines += chunk.count(b"\r\n")
+            wall = time.perf_counter() - started
+            print(f"streamed endpoint: {args.rows:,} rows in {wall:.1f} s ({args.rows / wall:,.0f} rows/s end to end, "
+                  f"status {response.status}, first bytes after {first:.2f} s, {lines:,} CSV lines back)")
+
+
+if __name__ == "__main__":
+    main()
