@@ -316,7 +316,11 @@ def serve(host: str, port: int | None, workers: int | None, dev: bool) -> None:
     settings = settings_from_env()
     port = port or settings["PORT"]
     if dev:
-        _app().run(host=host, port=port, debug=False)
+        from .jobs import start_runner
+
+        app = _app()
+        start_runner(app)
+        app.run(host=host, port=port, debug=False)
         return
     os.environ["SCREENING_BIND"] = f"{host}:{port}"
     if workers:

@@ -35,10 +35,12 @@ def when_ready(server):  # type: ignore[no-untyped-def]
 
 
 def post_fork(server, worker):  # type: ignore[no-untyped-def]
+    from screening.jobs import start_runner
     from screening.wsgi import app
 
     for key in ("db_engine", "db_write_engine"):
         app.extensions[key].dispose(close=False)
+    start_runner(app)  # each worker also runs bulk jobs, one at a time
 
 
 def child_exit(server, worker):  # type: ignore[no-untyped-def]

@@ -164,6 +164,14 @@ def build_spec() -> dict[str, Any]:
                                        {"200": {"description": "The file with match columns",
                                                 "content": {"text/csv": {"schema": {"type": "string"}}}},
                                         "400": PROBLEM, "413": PROBLEM}, body=csv_body, params=csv_params, tag="bulk")},
+        "/v1/jobs": {"post": _op("Screen a large CSV file as a job",
+                                 {"202": {"description": "Job accepted", "content": _json(OBJECT)}, "400": PROBLEM,
+                                  "413": PROBLEM}, body=csv_body, params=csv_params, tag="bulk")},
+        "/v1/jobs/{job_id}": {"get": _op("A job's progress", {"200": {"description": "Status", "content": _json(OBJECT)},
+                                                             "404": PROBLEM}, params=[_path("job_id")], tag="bulk")},
+        "/v1/jobs/{job_id}/result": {"get": _op("A job's CSV", {"200": {"description": "CSV", "content": {
+            "text/csv": {"schema": {"type": "string"}}}}, "404": PROBLEM, "409": PROBLEM},
+            params=[_path("job_id")], tag="bulk")},
         "/v1/entries": {
             "get": _op("List entries", {"200": {"description": "Entries", "content": _json(OBJECT)}, "400": PROBLEM},
                        params=[_query("type", {"type": "string"}), _query("status", {"type": "string"}),

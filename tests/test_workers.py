@@ -114,3 +114,30 @@ def test_every_worker_serves_a_list_change(served) -> None:  # type: ignore[no-u
                    if line.startswith('screening_screenings_total{via="api"}'))
     assert screened >= 10, text[:2000]
     assert f"screening_list_version {float(result['list_version'])}" in text, text[:2000]
+
+
+def test_a_job_reports_progress_and_finishes_under_gunicorn(served) -> None:  # type: ignore[no-untyped-def]
+    from bench.bulk_file import rows as customer_rows
+    from tests.test_bulk import _csv
+
+    base, key, _ = served
+    body = _csv([["customer_id", "name", "type", "country"]] + customer_rows(20_000, seed=3)).encode()
+    request = urllib.request.Request(f"{base}/v1/jobs?type_column=type", data=body, method="POST",
+                                     headers={"Authorization": f"Bearer {key}", "Content-Type": "text/csv"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.status == 202
+        job = json.loads(response.read())
+    seen = set()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        status = _get(base + job["status_url"], key)[1]
+        seen.add((status["status"], status["rows_done"]))
+        if status["status"] in ("done", "failed"):
+            break
+        time.sleep(0.2)
+    assert status["status"] == "done", status
+    assert any(state == "running" and 0 < done < 20_000 for state, done in seen), seen  # progress while it ran
+    with urllib.request.urlopen(urllib.request.Request(base + status["result_url"],
+                                                       headers={"Authorization": f"Bearer {key}"})) as response:
+        lines = response.read().decode().count("\r\n")
+    assert lines >= 20_001

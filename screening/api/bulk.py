@@ -1,4 +1,4 @@
-"""POST /v1/screen/csv: a CSV file in, the same file out with match columns, streamed as rows are screened."""
+"""Bulk CSV: POST /v1/screen/csv streams the file back as rows are screened; /v1/jobs runs it in the background."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import shutil
 import tempfile
 from typing import Any, Iterator
 
-from flask import Blueprint, Response, current_app, g, request, stream_with_context
+from flask import Blueprint, Response, current_app, g, request, send_file, stream_with_context, url_for
 
-from .. import bulk, store
+from .. import bulk, jobs, store
 from ..auth import require
 from ..db import get_session
 from ..errors import ApiError
 from ..liststate import get_state
+from ..models import Job
 from ..observability import record_screenings
 from .screen import default_threshold
 
@@ -37,28 +38,37 @@ def _options() -> bulk.BulkOptions:
                             max_name_length=current_app.config["MAX_NAME_LENGTH"])
 
 
+def _upload() -> Any:
+    """The CSV of the request: a multipart field `file`, or the raw body."""
+    request.max_content_length = current_app.config["MAX_CSV_BYTES"]
+    if request.mimetype != "multipart/form-data":
+        return request.stream
+    if "file" not in request.files:
+        raise ApiError(400, "Invalid request", "Send the CSV as the multipart field 'file'.",
+                       errors=[{"field": "file", "message": "missing"}], slug="validation")
+    # The form's file is closed when the view returns, before a streamed response has been read: copy it to a
+    # temporary file of our own (on disk, so memory stays flat), which lives as long as the response reads it.
+    source = tempfile.TemporaryFile()
+    shutil.copyfileobj(request.files["file"].stream, source)
+    source.seek(0)
+    return source
+
+
+def _refused(exc: bulk.CsvRefused) -> ApiError:
+    return ApiError(400, "Invalid CSV", f"The file was not screened: {exc}",
+                    errors=[{"field": exc.field, "message": str(exc)}], slug="invalid-csv")
+
+
 @bp.post("/screen/csv")
 @require("screener")
 def screen_csv() -> Any:
     options = _options()
-    request.max_content_length = current_app.config["MAX_CSV_BYTES"]
-    if request.mimetype == "multipart/form-data":
-        if "file" not in request.files:
-            raise ApiError(400, "Invalid request", "Send the CSV as the multipart field 'file'.",
-                           errors=[{"field": "file", "message": "missing"}], slug="validation")
-        # The form's file is closed when the view returns, before the response has streamed: copy it to a temporary
-        # file of our own (on disk, so memory stays flat), which lives as long as the response reads it.
-        source = tempfile.TemporaryFile()
-        shutil.copyfileobj(request.files["file"].stream, source)
-        source.seek(0)
-    else:
-        source = request.stream
+    source = _upload()
     try:
         header, rows, encoding = bulk.open_csv(source, options)
         columns = bulk.resolve_columns(header, options)
     except bulk.CsvRefused as exc:
-        raise ApiError(400, "Invalid CSV", f"The file was not screened: {exc}",
-                       errors=[{"field": exc.field, "message": str(exc)}], slug="invalid-csv") from None
+        raise _refused(exc) from None
     snapshot = get_state(current_app).snapshot()
     threshold = default_threshold() if options.threshold is None else options.threshold
     counters = bulk.Counters()
@@ -79,3 +89,44 @@ def screen_csv() -> Any:
 
     return Response(stream_with_context(generate()), mimetype="text/csv",
                     headers={"X-List-Version": str(snapshot.version), "X-Input-Encoding": encoding})
+
+
+@bp.post("/jobs")
+@require("screener")
+def create_job() -> Any:
+    options = _options()
+    try:
+        job = jobs.create_job(current_app, _upload(), options, g.principal.label)
+    except bulk.CsvRefused as exc:
+        raise _refused(exc) from None
+    response = current_app.json.response({**jobs.job_json(job),
+                                          "status_url": url_for("bulk.job_status", job_id=job.id)})
+    response.status_code = 202
+    response.headers["Location"] = url_for("bulk.job_status", job_id=job.id)
+    return response
+
+
+def _own_job(job_id: str) -> Job:
+    job = get_session().get(Job, job_id)
+    if job is None or (job.actor != g.principal.label and g.principal.role != "admin"):
+        raise ApiError(404, "Not Found", f"No job {job_id!r} of yours.")
+    return job
+
+
+@bp.get("/jobs/<job_id>")
+@require("screener")
+def job_status(job_id: str) -> Any:
+    job = _own_job(job_id)
+    return {**jobs.job_json(job), "result_url": url_for("bulk.job_result", job_id=job.id) if job.status == "done"
+            else None}
+
+
+@bp.get("/jobs/<job_id>/result")
+@require("screener")
+def job_result(job_id: str) -> Any:
+    job = _own_job(job_id)
+    if job.status != "done":
+        raise ApiError(409, "Conflict", f"Job {job_id} is {job.status}; its result is there once it is done.",
+                       slug="job-not-done", extra={"job_status": job.status})
+    return send_file(jobs.result_path(current_app, job_id), mimetype="text/csv", as_attachment=True,
+                     download_name=f"screened-{job_id}.csv")
