@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .bulk_file import write
+from .bulk_file import rows, write
 from .http_load import prepare
 from .serving import gunicorn
 
@@ -29,6 +29,8 @@ def main() -> None:
         key, _ = prepare(url, "builtin+ofac", 0)
         source = Path(tmp) / "customers.csv"
         write(source, args.rows)
+        distinct = len({(row[1], row[2] if len(row) > 2 else "") for row in rows(args.rows)})
+        print(f"file: {args.rows:,} rows, {distinct:,} distinct (name, type) pairs")
         env = {**os.environ, "SCREENING_DATABASE_URL": url, "SCREENING_LOG_LEVEL": "WARNING"}
 
         started = time.perf_counter()

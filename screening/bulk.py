@@ -148,13 +148,18 @@ Found = list[tuple[str, float]]  # (entry id, score), best first
 ScreenChunks = Callable[[Iterable[list[Query]]], Iterable[list[Found]]]
 
 
+CACHE_NAMES = 100_000  # distinct (name, type) results remembered during one file: customer files repeat names
+
+
 def matcher_screener(matcher: Matcher, threshold: float) -> Callable[[list[Query]], list[Found]]:
-    """Screen one chunk's queries; identical names in a chunk are screened once."""
+    """Screen one chunk's queries; a name seen before in the same file (same type) is not screened again."""
+    seen: dict[Query, Found] = {}
 
     def screen(queries: list[Query]) -> list[Found]:
-        seen: dict[Query, Found] = {}
         for query in queries:
             if query not in seen:
+                if len(seen) >= CACHE_NAMES:
+                    seen.clear()
                 _, matches = matcher.screen(query[0], type=query[1], threshold=threshold, limit=100)  # type: ignore[arg-type]
                 seen[query] = [(m.entry_id, m.score) for m in matches]
         return [seen[q] for q in queries]
