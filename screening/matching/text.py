@@ -28,6 +28,11 @@ _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _ARTICLE = re.compile(r"\b(al|el|ad|ash|as|at|az|ar|an|ud|ul)[\-‐‑](?=[a-z])")  # hyphen only: El'tsin is a name
 _LEGAL_FORM_SET = set(LEGAL_FORMS)
 LONG_LEGAL_WORDS = sorted({word for form in LEGAL_FORMS for word in form if len(word) >= 6})
+_FORMS_BY_LAST: dict[str, list[tuple[str, ...]]] = {}
+_FORMS_BY_FIRST: dict[str, list[tuple[str, ...]]] = {}
+for _form in LEGAL_FORMS:  # LEGAL_FORMS is longest first, and so stays each list
+    _FORMS_BY_LAST.setdefault(_form[-1], []).append(_form)
+    _FORMS_BY_FIRST.setdefault(_form[0], []).append(_form)
 LOOSE_VOWEL_SCRIPTS = frozenset({"Arab", "Hebr", "Thai"})
 SURNAME_PARTICLES = frozenset({"al", "el", "bin", "ibn", "bint", "abu", "van", "von", "der", "den", "de", "del",
                                "della", "di", "da", "dos", "du", "la", "le", "mac", "o"})
@@ -68,6 +73,8 @@ def to_simplified(text: str) -> str:
 
 
 def detect_script(text: str) -> str:
+    if text.isascii():
+        return "Latn"
     if _HAN.search(text) and not _KANA.search(text):
         return "Hani"
     if _KANA.search(text):
@@ -75,7 +82,7 @@ def detect_script(text: str) -> str:
     if _HANGUL.search(text):
         return "Hang"
     for ch in text:
-        if ch.isalpha():
+        if ch.isalpha() and not ch.isascii():
             name = unicodedata.name(ch, "")
             for prefix, code in (("CYRILLIC", "Cyrl"), ("GREEK", "Grek"), ("ARABIC", "Arab"), ("HEBREW", "Hebr"),
                                  ("THAI", "Thai"), ("DEVANAGARI", "Deva"), ("GEORGIAN", "Geor"),
@@ -97,26 +104,26 @@ def _misspelt_legal_word(token: str) -> str | None:
     return None
 
 
-def _strip_sequences(tokens: list[str], forms: list[tuple[str, ...]], removed: list[str]) -> list[str]:
-    """Drop legal forms at the end (repeatedly: "co ltd") and at the start ("jsc gazprom")."""
+def _strip_sequences(tokens: list[str], removed: list[str]) -> list[str]:
+    """Drop legal forms at the end (repeatedly: "co ltd") and at the start ("jsc gazprom"), longest first."""
     changed = True
     while changed and len(tokens) > 1:
         changed = False
         fixed = _misspelt_legal_word(tokens[-1])
         if fixed and fixed != tokens[-1]:
             tokens = tokens[:-1] + [fixed]
-        for form in forms:
-            n = len(form)
-            if len(tokens) > n and tuple(tokens[-n:]) == form:
+        # Only the forms that end with the last part (or start with the first) are worth comparing.
+        for form in _FORMS_BY_LAST.get(tokens[-1], ()):
+            if len(tokens) > len(form) and tuple(tokens[-len(form):]) == form:
                 removed.append(" ".join(form))
-                tokens = tokens[:-n]
-                changed = True
+                tokens, changed = tokens[:-len(form)], True
                 break
-            if len(tokens) > n and tuple(tokens[:n]) == form:
-                removed.append(" ".join(form))
-                tokens = tokens[n:]
-                changed = True
-                break
+        else:
+            for form in _FORMS_BY_FIRST.get(tokens[0], ()):
+                if len(tokens) > len(form) and tuple(tokens[:len(form)]) == form:
+                    removed.append(" ".join(form))
+                    tokens, changed = tokens[len(form):], True
+                    break
     return tokens
 
 
@@ -220,7 +227,7 @@ def normalize_name(text: str, name_type: NameType = "any") -> NameForm:
             removed += [t for t in tokens if t in HONORIFICS]
             tokens = kept
     if name_type != "person":
-        stripped = _strip_sequences(tokens, LEGAL_FORMS, (dropped := []))
+        stripped = _strip_sequences(tokens, (dropped := []))
         if tuple(stripped) not in _LEGAL_FORM_SET:  # a name that is nothing but a legal form stays as written
             tokens, removed = stripped, removed + dropped
     kept = [t for t in tokens if t not in STOPWORDS]
