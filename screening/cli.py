@@ -249,15 +249,15 @@ def bulk(input_path: Path, output_path: Path, name_column: str, type_column: str
     from tqdm import tqdm
 
     from . import bulk as bulkmod
+    from .config import default_threshold
     from .liststate import get_state
-    from .matching import DEFAULT_THRESHOLD
 
     app = _app()
     snapshot = get_state(app).snapshot()
     options = bulkmod.BulkOptions(name_column=name_column, type_column=type_column, id_column=id_column,
                                   threshold=threshold, charset=charset,
                                   max_name_length=app.config["MAX_NAME_LENGTH"])
-    chosen = threshold if threshold is not None else (app.config.get("THRESHOLD") or DEFAULT_THRESHOLD)
+    chosen = threshold if threshold is not None else default_threshold(app.config)
     total = bulkmod.count_rows(input_path)
     counters = bulkmod.Counters()
     with open(input_path, "rb") as source:
@@ -296,11 +296,13 @@ def bulk(input_path: Path, output_path: Path, name_column: str, type_column: str
 def screen(name: str, name_type: str, threshold: float | None, limit: int) -> None:
     """Screen one name against the current list and print the matches as JSON."""
     from .api.render import match_json
+    from .config import default_threshold
     from .liststate import get_state
 
     app = _app()
     snapshot = get_state(app).snapshot()
-    query, matches = snapshot.matcher.screen(name, type=name_type, threshold=threshold, limit=limit)  # type: ignore[arg-type]
+    chosen = threshold if threshold is not None else default_threshold(app.config)
+    query, matches = snapshot.matcher.screen(name, type=name_type, threshold=chosen, limit=limit)  # type: ignore[arg-type]
     click.echo(json.dumps({"list_version": snapshot.version, "query": query.normalized,
                            "matches": [match_json(m, query, snapshot) for m in matches]},
                           ensure_ascii=False, indent=2))

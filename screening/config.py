@@ -49,6 +49,14 @@ SETTINGS: list[Setting] = [
 ]
 
 
+def default_threshold(config: Any) -> float:
+    """SCREENING_THRESHOLD when set (0.0 included), else the matcher's calibrated DEFAULT_THRESHOLD."""
+    from .matching import DEFAULT_THRESHOLD
+
+    configured = config.get("THRESHOLD")
+    return DEFAULT_THRESHOLD if configured is None else configured
+
+
 def settings_from_env(environ: dict[str, str] | None = None) -> dict[str, Any]:
     environ = dict(os.environ if environ is None else environ)
     out: dict[str, Any] = {}

@@ -20,8 +20,8 @@ from flask import Flask
 from sqlalchemy import or_, select, update
 
 from . import bulk, store
+from .config import default_threshold
 from .liststate import get_state
-from .matching import DEFAULT_THRESHOLD
 from .models import Job, utcnow
 
 log = logging.getLogger(__name__)
@@ -116,8 +116,7 @@ def run_job(app: Flask, job_id: str, owner: str) -> None:
         return
     options = bulk.BulkOptions(**saved)
     snapshot = get_state(app).snapshot()
-    threshold = options.threshold if options.threshold is not None else (app.config.get("THRESHOLD")
-                                                                          or DEFAULT_THRESHOLD)
+    threshold = options.threshold if options.threshold is not None else default_threshold(app.config)
     counters = bulk.Counters()
     partial = result_path(app, job_id).with_suffix(".part")
     try:

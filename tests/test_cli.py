@@ -67,3 +67,12 @@ def test_readme_settings_table_is_current() -> None:
     from tests.conftest import ROOT
 
     assert settings_markdown() in (ROOT / "README.md").read_text(encoding="utf-8"), "regenerate the README table"
+
+
+def test_configured_threshold_applies_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    from screening.config import default_threshold
+    from screening.matching import DEFAULT_THRESHOLD
+
+    assert default_threshold({"THRESHOLD": None}) == DEFAULT_THRESHOLD
+    assert default_threshold({"THRESHOLD": 0.0}) == 0.0  # a configured 0 is a threshold, not "unset"
+    assert default_threshold({"THRESHOLD": 0.9}) == 0.9

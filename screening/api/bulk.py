@@ -10,12 +10,12 @@ from flask import Blueprint, Response, current_app, g, request, send_file, strea
 
 from .. import bulk, jobs, store
 from ..auth import require
+from ..config import default_threshold
 from ..db import get_session
 from ..errors import ApiError
 from ..liststate import get_state
 from ..models import Job
 from ..observability import record_screenings
-from .screen import default_threshold
 
 bp = Blueprint("bulk", __name__, url_prefix="/v1")
 
@@ -70,7 +70,7 @@ def screen_csv() -> Any:
     except bulk.CsvRefused as exc:
         raise _refused(exc) from None
     snapshot = get_state(current_app).snapshot()
-    threshold = default_threshold() if options.threshold is None else options.threshold
+    threshold = default_threshold(current_app.config) if options.threshold is None else options.threshold
     counters = bulk.Counters()
     actor = g.principal.label
     screen = bulk.matcher_screener(snapshot.matcher, threshold)

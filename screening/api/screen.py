@@ -15,7 +15,7 @@ from ..auth import require
 from ..db import get_session
 from ..errors import ApiError, validation_errors
 from ..liststate import ListSnapshot, get_state
-from ..matching import DEFAULT_THRESHOLD
+from ..config import default_threshold
 from ..schemas import BatchQuery, BatchRequest, ScreenQuery
 from ..observability import record_screenings
 from .audit import prune_screenings
@@ -39,14 +39,9 @@ def _check_name_length(query: ScreenQuery, field: str = "name") -> None:
                        errors=[{"field": field, "message": f"must be at most {limit} characters"}], slug="validation")
 
 
-def default_threshold() -> float:
-    configured = current_app.config.get("THRESHOLD")
-    return DEFAULT_THRESHOLD if configured is None else configured
-
-
 def screen_one(query: ScreenQuery, snapshot: ListSnapshot) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Run one query against one snapshot; return the response body part and the audit record."""
-    threshold = default_threshold() if query.threshold is None else query.threshold
+    threshold = default_threshold(current_app.config) if query.threshold is None else query.threshold
     normalized, matches = snapshot.matcher.screen(query.name, type=query.type, threshold=threshold,
                                                   limit=query.limit, birth_date=query.birth_date,
                                                   country=query.country)
