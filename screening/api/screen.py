@@ -39,7 +39,7 @@ def _check_name_length(query: ScreenQuery, field: str = "name") -> None:
                        errors=[{"field": field, "message": f"must be at most {limit} characters"}], slug="validation")
 
 
-def screen_one(query: ScreenQuery, snapshot: ListSnapshot) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def screen_one(query: ScreenQuery, snapshot: ListSnapshot) -> tuple[dict[str, Any], dict[str, Any]]:
     """Run one query against one snapshot; return the response body part and the audit record."""
     threshold = default_threshold(current_app.config) if query.threshold is None else query.threshold
     normalized, matches = snapshot.matcher.screen(query.name, type=query.type, threshold=threshold,
@@ -52,7 +52,7 @@ def screen_one(query: ScreenQuery, snapshot: ListSnapshot) -> tuple[dict[str, An
             "matches": [match_json(m, normalized, snapshot) for m in matches]}
     audit = {"screening_id": screening_id, "query": query.name, "type": query.type, "threshold": threshold,
              "matches": [{"entry_id": m.entry_id, "score": m.score} for m in matches]}
-    return body, [audit]
+    return body, audit
 
 
 PRUNE_EVERY_SECONDS = 3600.0
@@ -74,8 +74,8 @@ def _record(snapshot: ListSnapshot, audits: list[dict[str, Any]], references: li
 def _respond_single(query: ScreenQuery) -> dict[str, Any]:
     _check_name_length(query)
     snapshot = get_state(current_app).snapshot()
-    body, audits = screen_one(query, snapshot)
-    _record(snapshot, audits, [query.reference])
+    body, audit = screen_one(query, snapshot)
+    _record(snapshot, [audit], [query.reference])
     record_screenings("api", 1, len(body["matches"]), snapshot.version)
     return {"screening_id": body["screening_id"], "list_version": snapshot.version,
             "screened_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -132,7 +132,7 @@ def screen_batch() -> Any:
     for q in queries:
         one, audit = screen_one(q, snapshot)
         results.append({"id": q.id, **one})
-        audits += [{**a, "batch_query_id": q.id} for a in audit]
+        audits.append({**audit, "batch_query_id": q.id})
     _record(snapshot, audits, [q.reference for q in queries])
     record_screenings("batch", len(results), sum(len(r["matches"]) for r in results), snapshot.version)
     return {"list_version": snapshot.version, "results": results}

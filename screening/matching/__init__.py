@@ -12,10 +12,9 @@ from typing import Any
 
 from .index import DEFAULT_THRESHOLD, EntryMatch, Matcher
 from .score import NameScore, score_forms
-from .text import NameForm, NameType, clean_query, normalize_name
+from .text import NameForm, NameType, normalize_name
 
-__all__ = ["DEFAULT_THRESHOLD", "Comparison", "EntryMatch", "Matcher", "NameForm", "compare", "clean_query",
-           "normalize_name"]
+__all__ = ["DEFAULT_THRESHOLD", "Comparison", "EntryMatch", "Matcher", "NameForm", "compare", "normalize_name"]
 
 
 @dataclass(frozen=True)

@@ -242,8 +242,3 @@ def normalize_name(text: str, name_type: NameType = "any") -> NameForm:
         without = "".join(t[0] for t in tokens)
         acronyms = tuple(dict.fromkeys(a for a in (with_form, without) if len(a) >= 3))
     return NameForm(text, tuple(tokens), script, None, surname, tuple(removed), alternatives, acronyms)
-
-
-def clean_query(text: str) -> str:
-    """Trim and collapse whitespace, as a query is echoed back."""
-    return " ".join(unicodedata.normalize("NFKC", text).split())
