@@ -39,12 +39,14 @@ def database(postgres: bool) -> Iterator[str]:
 
 
 @contextmanager
-def gunicorn(url: str, workers: int = 2, ready_within: float = 600) -> Iterator[tuple[int, float]]:
-    """`screening serve` on a free port; yields the port and how long it took to be ready (list loaded)."""
+def gunicorn(url: str, workers: int = 2, ready_within: float = 600,
+             env: dict[str, str] | None = None) -> Iterator[tuple[int, float]]:
+    """`screening serve` on a free port; yields the port and how long it took to be ready (list loaded). The index
+    cache is off unless `env` sets SCREENING_INDEX_CACHE_DIR, so the time to ready includes building the index."""
     port = free_port()
     log = tempfile.NamedTemporaryFile("w+", suffix=".log")
     env = {**os.environ, "SCREENING_DATABASE_URL": url, "SCREENING_WORKERS": str(workers),
-           "SCREENING_LOG_LEVEL": "WARNING"}
+           "SCREENING_LOG_LEVEL": "WARNING", "SCREENING_INDEX_CACHE_DIR": "off", **(env or {})}
     server = subprocess.Popen([sys.executable, "-m", "screening.cli", "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=log)
     started = time.monotonic()

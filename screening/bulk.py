@@ -10,8 +10,10 @@ order, every input column kept, then RESULT_COLUMNS.
 from __future__ import annotations
 
 import codecs
+import gc
 import csv
 import io
+from collections import deque
 from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Iterable, Iterator
 
@@ -20,6 +22,7 @@ from .matching import Matcher
 RESULT_COLUMNS = ["match_count", "top_entry_id", "top_name", "top_score", "top_status", "top_sources", "error"]
 SAMPLE_BYTES = 64 * 1024
 CHUNK_ROWS = 500
+IN_FLIGHT_PER_PROCESS = 3
 TYPES = {"person", "organization", "any", ""}
 
 
@@ -152,17 +155,14 @@ CACHE_NAMES = 100_000  # distinct (name, type) results remembered during one fil
 
 
 def matcher_screener(matcher: Matcher, threshold: float) -> Callable[[list[Query]], list[Found]]:
-    """Screen one chunk's queries; a name seen before in the same file (same type) is not screened again."""
-    seen: dict[Query, Found] = {}
+    """Screen one chunk's (distinct, not yet screened) queries."""
 
     def screen(queries: list[Query]) -> list[Found]:
-        for query in queries:
-            if query not in seen:
-                if len(seen) >= CACHE_NAMES:
-                    seen.clear()
-                _, matches = matcher.screen(query[0], type=query[1], threshold=threshold, limit=100)  # type: ignore[arg-type]
-                seen[query] = [(m.entry_id, m.score) for m in matches]
-        return [seen[q] for q in queries]
+        found = []
+        for name, kind in queries:
+            _, matches = matcher.screen(name, type=kind, threshold=threshold, limit=100)  # type: ignore[arg-type]
+            found.append([(m.entry_id, m.score) for m in matches])
+        return found
 
     return screen
 
@@ -222,25 +222,42 @@ def screen_rows(header: list[str], rows: Iterable[list[str]], columns: Columns, 
     """Output row chunks (the header first), in input order. `screen_chunks` maps the chunks' query lists to
     their results lazily and in order: `map` for one core, an ordered process-pool map for several."""
     yield [header + RESULT_COLUMNS]
-    prepared: list[tuple[list[list[str]], list[str]]] = []
+    # A name repeated in the file (same type) is screened once, whichever worker gets it: only a chunk's queries not
+    # sent before go out, and since results come back in order, those of earlier chunks are in by the time a chunk
+    # is assembled. The memo starts afresh every CACHE_NAMES names; a chunk keeps the memo it was sent against.
+    prepared: deque[tuple[list[list[str]], list[str], list[Query], list[Query], dict[Query, Found | None]]] = deque()
+    memo: dict[Query, Found | None] = {}
+
+    def fresh_queries(chunk: list[list[str]]) -> list[Query]:
+        nonlocal memo
+        problems, chunk_queries = _prepare(chunk, columns, options)
+        if len(memo) >= CACHE_NAMES:
+            memo = {}
+        fresh = [q for q in dict.fromkeys(chunk_queries) if q not in memo]
+        for query in fresh:
+            memo[query] = None  # filled when this chunk's results come back
+        prepared.append((chunk, problems, chunk_queries, fresh, memo))
+        return fresh
 
     def queries() -> Iterator[list[Query]]:
         chunk: list[list[str]] = []
         for row in rows:
             chunk.append(row)
             if len(chunk) >= CHUNK_ROWS:
-                problems, chunk_queries = _prepare(chunk, columns, options)
-                prepared.append((chunk, problems))
-                yield chunk_queries
+                yield fresh_queries(chunk)
                 chunk = []
         if chunk:
-            problems, chunk_queries = _prepare(chunk, columns, options)
-            prepared.append((chunk, problems))
-            yield chunk_queries
+            yield fresh_queries(chunk)
 
     for found in screen_chunks(queries()):
-        chunk, problems = prepared.pop(0)
-        yield _assemble(chunk, problems, found, columns, entries, counters)
+        chunk, problems, chunk_queries, fresh, results = prepared.popleft()
+        if len(found) != len(fresh):
+            raise RuntimeError(f"screening returned {len(found)} results for {len(fresh)} names")
+        results.update(zip(fresh, found))
+        answers = [results[q] for q in chunk_queries]
+        if any(answer is None for answer in answers):  # never reported as "no match"
+            raise RuntimeError("a repeated name's result was not in when its chunk was assembled")
+        yield _assemble(chunk, problems, answers, columns, entries, counters)  # type: ignore[arg-type]
 
 
 def to_csv_text(rows: list[list[str]]) -> str:
@@ -259,15 +276,29 @@ def _screen_in_worker(queries: list[Query]) -> list[Found]:
 
 
 def parallel_chunks(screen: Callable[[list[Query]], list[Found]], processes: int) -> tuple[ScreenChunks, Any]:
-    """An ordered map of chunks over `processes` forked workers (and the pool, to close), or plain map for one."""
+    """An ordered map of chunks over `processes` forked workers (and the pool, to close), or plain map for one.
+    At most IN_FLIGHT_PER_PROCESS chunks per worker are read ahead, so memory stays flat in the file's size."""
     global _WORKER_SCREEN
     if processes <= 1:
         return (lambda chunks: map(screen, chunks)), None
     import multiprocessing
 
     _WORKER_SCREEN = screen
+    # The index's objects go to the collector's permanent generation: a child's first collections would otherwise
+    # walk them all, writing to every page the child shares with the parent (copy-on-write for the whole index).
+    gc.freeze()
     pool = multiprocessing.get_context("fork").Pool(processes)
-    return (lambda chunks: pool.imap(_screen_in_worker, chunks)), pool
+
+    def ordered(chunks: Iterable[list[Query]]) -> Iterator[list[Found]]:
+        pending: deque[Any] = deque()
+        for chunk in chunks:
+            pending.append(pool.apply_async(_screen_in_worker, (chunk,)))
+            if len(pending) >= IN_FLIGHT_PER_PROCESS * processes:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+    return ordered, pool
 
 
 def count_rows(path: Any) -> int:

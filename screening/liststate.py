@@ -12,11 +12,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from pathlib import Path
+
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import store
 from .matching import Matcher
+from .matching.cache import load_or_build
 
 
 @dataclass(frozen=True)
@@ -28,18 +31,28 @@ class ListSnapshot:
     loaded_at: float = field(default_factory=time.time)
 
 
-def build_snapshot(session: Session, version: int | None) -> ListSnapshot:
+def build_snapshot(session: Session, version: int | None, cache_dir: Path | None = None) -> ListSnapshot:
+    """The version's entries, sources and matcher (loaded from `cache_dir` when it holds this content's index)."""
     if version is None:
         return ListSnapshot(None, {}, {}, Matcher([]))
     entries = {e["id"]: e for e in store.version_entries(session, version)}
     sources = store.version_sources(session, version)
-    return ListSnapshot(version, entries, sources, Matcher(entries.values()))
+    matcher = load_or_build(entries.values(), store.version_content_hash(session, version), cache_dir)
+    return ListSnapshot(version, entries, sources, matcher)
+
+
+def index_cache_dir(app: Flask) -> Path | None:
+    configured = app.config.get("INDEX_CACHE_DIR")
+    if configured and configured.strip().lower() == "off":
+        return None
+    return Path(configured) if configured else Path(app.instance_path) / "index-cache"
 
 
 class ListState:
-    def __init__(self, sessions: sessionmaker[Session], poll_seconds: float):
+    def __init__(self, sessions: sessionmaker[Session], poll_seconds: float, cache_dir: Path | None = None):
         self._sessions = sessions
         self._poll = poll_seconds
+        self._cache_dir = cache_dir
         self._lock = threading.Lock()
         self._snapshot: ListSnapshot | None = None
         self._checked_at = 0.0
@@ -49,7 +62,7 @@ class ListState:
         with self._sessions() as session:
             version = store.current_version(session)
             if self._snapshot is None or self._snapshot.version != version:
-                self._snapshot = build_snapshot(session, version)
+                self._snapshot = build_snapshot(session, version, self._cache_dir)
         self._checked_at = time.monotonic()
         return self._snapshot
 
@@ -75,7 +88,8 @@ class ListState:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["list_state"] = ListState(app.extensions["db_sessionmaker"], app.config["LIST_POLL_SECONDS"])
+    app.extensions["list_state"] = ListState(app.extensions["db_sessionmaker"], app.config["LIST_POLL_SECONDS"],
+                                             index_cache_dir(app))
 
 
 def get_state(app: Flask) -> ListState:

@@ -217,6 +217,10 @@ def version_sources(session: Session, version: int) -> dict[str, dict[str, Any]]
     return {doc["id"]: doc for doc in rows}
 
 
+def version_content_hash(session: Session, version: int) -> str | None:
+    return session.scalar(select(ListVersion.content_hash).where(ListVersion.number == version))
+
+
 def version_meta(session: Session, version: int) -> dict[str, Any]:
     row = session.get(ListVersion, version)
     return (row.meta if row else {}) or {}

@@ -21,6 +21,20 @@ SHARED = ROOT.parent / "shared"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def index_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Built match indexes go to a temporary directory shared by the session (apps, the CLI, gunicorn children),
+    not to the repository's instance folder. Content-addressed, so sharing never serves a stale index."""
+    directory = tmp_path_factory.mktemp("index-cache")
+    previous = os.environ.get("SCREENING_INDEX_CACHE_DIR")
+    os.environ["SCREENING_INDEX_CACHE_DIR"] = str(directory)
+    yield directory
+    if previous is None:
+        os.environ.pop("SCREENING_INDEX_CACHE_DIR", None)
+    else:
+        os.environ["SCREENING_INDEX_CACHE_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[Cluster | None]:
     cluster = start_cluster()

@@ -27,6 +27,7 @@ OPTIMISTIC_OMISSION_COST = 0.4  # the lowest share an omitted list part costs in
 GRAM_SHARE_FOR_CREDIT = 0.5  # a part sharing this share of its trigrams with a name (2 edits, merges) counts
 GRAM_CREDIT = 0.7  # ... as this times the share
 NEAR_CREDIT = 0.9  # one edit away, or the same sound
+PART_CREDITS_KEPT = 20_000  # query parts whose credit is remembered (a few kilobytes each)
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,18 @@ def date_agreement(query: str, listed: str) -> bool | None:
     return query[:common] == listed[:common]
 
 
+@dataclass(frozen=True)
+class PartCredit:
+    """Where one query part finds partners in the list: the record ids (ascending), the part's credit for each (1
+    for the same part, NEAR_CREDIT one edit away or sounding the same, else GRAM_CREDIT times the share of its
+    trigrams the name holds, when at least GRAM_SHARE_FOR_CREDIT), and the share of the name's weight that the
+    partner covers (times the credit)."""
+
+    ids: np.ndarray
+    credit: np.ndarray
+    cover: np.ndarray
+
+
 class Matcher:
     def __init__(self, entries: Iterable[dict[str, Any]]):
         self.entries: list[EntryInfo] = []
@@ -150,11 +163,15 @@ class Matcher:
                     seen.add(key)
                     self.records.append(NameRecord(idx, name["name"], name.get("kind", "alias"), form))
         self._weights: dict[str, float] = {}
+        self._part_credits: dict[str, PartCredit] = {}
         self._idf = self._frequency_factors()
-        # Posting lists as arrays (ids, and the share of each name's weight the key stands for): retrieval adds
-        # them up with numpy instead of looping in Python.
-        ids: dict[str, list[int]] = defaultdict(list)
-        shares: dict[str, list[float]] = defaultdict(list)
+        # Posting lists packed in one array (compressed sparse rows): key -> slot, and per slot a slice of record
+        # ids with the share of each name's weight the key stands for. Retrieval adds them up with numpy instead of
+        # looping in Python, and the whole index pickles as a handful of arrays (see matching.cache).
+        slots: dict[str, int] = {}
+        key_slots: list[int] = []
+        record_ids: list[int] = []
+        key_shares: list[float] = []
         self._name_weight = np.zeros(len(self.records), dtype=np.float32)
         self._top_share = np.zeros(len(self.records), dtype=np.float32)
         for rid, record in enumerate(self.records):
@@ -162,10 +179,23 @@ class Matcher:
             keys = _index_keys(record.form, self.weigh)
             self._top_share[rid] = max(keys.values(), default=0.0)
             for key, share in keys.items():
-                ids[key].append(rid)
-                shares[key].append(share)
-        self._postings = {key: np.asarray(value, dtype=np.int32) for key, value in ids.items()}
-        self._shares = {key: np.asarray(value, dtype=np.float32) for key, value in shares.items()}
+                key_slots.append(slots.setdefault(key, len(slots)))
+                record_ids.append(rid)
+                key_shares.append(share)
+        order = np.argsort(np.asarray(key_slots, dtype=np.int32), kind="stable")  # record ids stay ascending
+        self._slots = slots
+        self._offsets = np.zeros(len(slots) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(np.asarray(key_slots, dtype=np.int64), minlength=len(slots)), out=self._offsets[1:])
+        self._posting_ids = np.asarray(record_ids, dtype=np.int32)[order]
+        self._posting_shares = np.asarray(key_shares, dtype=np.float32)[order]
+
+    def _posting(self, key: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """The record ids holding this key, and the share of each one's weight it stands for (or None)."""
+        slot = self._slots.get(key)
+        if slot is None:
+            return None
+        start, end = self._offsets[slot], self._offsets[slot + 1]
+        return self._posting_ids[start:end], self._posting_shares[start:end]
 
     def _frequency_factors(self) -> dict[str, float]:
         """Lower the weight of parts that are frequent in this list (only meaningful for larger lists)."""
@@ -192,23 +222,45 @@ class Matcher:
     def candidates(self, query: NameForm, threshold: float = DEFAULT_THRESHOLD) -> list[int]:
         """Record ids worth scoring for this query at this threshold.
 
-        Each query part finds the names holding it exactly (full credit), one edit away or sounding the same
-        (NEAR_CREDIT), or sharing most of its trigrams (partial credit). From that evidence, on both sides (how much
-        of the query's weight and of each name's weight found a partner), an optimistic estimate of the score a
-        full alignment could reach is computed for every name at once; names well below the threshold are not
-        scored. Credits are at least the similarities the scorer will find, so the estimate errs high.
+        Each query part finds the names holding it exactly, one edit away, sounding the same or sharing most of its
+        trigrams (PartCredit). From that evidence, on both sides (how much of the query's weight and of each name's
+        weight found a partner), an optimistic estimate of the score a full alignment could reach is computed for
+        every name at once; names well below the threshold are not scored. Credits are at least the similarities the
+        scorer will find, so the estimate errs high. The arithmetic runs over the names credited for some part (a
+        name with no credit has no evidence, and its estimate is 0).
         """
         if len(self.records) <= SCORE_ALL_BELOW:
             return list(range(len(self.records)))
-        size = len(self.records)
+        readings = _readings(query)
+        parts = {t for tokens in readings for t in tokens}
+        parts |= {left + right for tokens in readings for left, right in zip(tokens, tokens[1:])}
+        part_credits = {part: self._part_credit(part) for part in parts}
+        acronyms = [p[0] for p in (self._posting("t:" + a) for a in query.acronyms) if p is not None]
+        han = [p[0] for p in (self._posting("h:" + c) for c in set(query.han or "")) if p is not None]
+        found = [*acronyms, *han, *(c.ids for c in part_credits.values() if len(c.ids))]
+        if not found:
+            return []
+        marked = np.zeros(len(self.records), dtype=bool)
+        for ids in found:
+            marked[ids] = True
+        support = np.flatnonzero(marked)
+        local = np.empty(len(self.records), dtype=np.int32)  # record id -> its position in `support`
+        local[support] = np.arange(len(support), dtype=np.int32)
+        size = len(support)
+        dense: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for part, part_credit in part_credits.items():
+            credit, cover = np.zeros(size, dtype=np.float32), np.zeros(size, dtype=np.float32)
+            at = local[part_credit.ids]
+            credit[at], cover[at] = part_credit.credit, part_credit.cover
+            dense[part] = credit, cover
+        name_weight = self._name_weight[support]
         estimate = np.zeros(size, dtype=np.float32)
-        for tokens in _readings(query):
-            pairs = [self._credit(token) for token in tokens]
-            credits, covers = [c for c, _ in pairs], [v for _, v in pairs]
+        for tokens in readings:
+            credits, covers = [dense[t][0] for t in tokens], [dense[t][1] for t in tokens]
             # Parts written apart that the list writes as one ("e taiba" / "etayyiba", "nasr allah"): the joined
             # pair's evidence counts for both of its parts.
             for i in range(len(tokens) - 1):
-                joined, joined_cover = self._credit(tokens[i] + tokens[i + 1])
+                joined, joined_cover = dense[tokens[i] + tokens[i + 1]]
                 for k in (i, i + 1):
                     credits[k] = np.maximum(credits[k], joined)
                     covers[k] = np.maximum(covers[k], joined_cover)
@@ -216,43 +268,60 @@ class Matcher:
             query_weight = sum(weights)
             matched_query = sum((w * c for w, c in zip(weights, credits)), np.zeros(size, dtype=np.float32))
             list_cover = np.minimum(sum(covers, np.zeros(size, dtype=np.float32)), 1.0)
-            matched_list = self._name_weight * list_cover
-            unmatched_list = self._name_weight - matched_list
+            matched_list = name_weight * list_cover
+            unmatched_list = name_weight - matched_list
             reading = (matched_query + matched_list) / (
                 query_weight + matched_list + OPTIMISTIC_OMISSION_COST * unmatched_list)
             # A name must also hold partners for enough of the query itself.
             reading[matched_query < (threshold - EVIDENCE_MARGIN) * query_weight] = 0.0
             estimate = np.maximum(estimate, reading)
-        for acronym in query.acronyms:  # "Islamic Revolutionary Guard Corps" finds a list name "IRGC"
-            if (ids := self._postings.get("t:" + acronym)) is not None:
-                estimate[ids] = 1.0
-        for char_ids in (self._postings.get("h:" + c) for c in set(query.han or "")):
-            if char_ids is not None:  # Han characters in common: scored, the romanized parts decide
-                estimate[char_ids] = np.maximum(estimate[char_ids], threshold)
+        for ids in acronyms:  # "Islamic Revolutionary Guard Corps" finds a list name "IRGC"
+            estimate[local[ids]] = 1.0
+        for ids in han:  # Han characters in common: scored, the romanized parts decide
+            estimate[local[ids]] = np.maximum(estimate[local[ids]], threshold)
         hit = np.flatnonzero(estimate >= threshold - ESTIMATE_MARGIN)
         if len(hit) > CANDIDATES_PER_QUERY:
             hit = hit[np.argpartition(estimate[hit], -CANDIDATES_PER_QUERY)[-CANDIDATES_PER_QUERY:]]
-        return hit.tolist()
+        return support[hit].tolist()
 
-    def _credit(self, token: str) -> tuple[np.ndarray, np.ndarray]:
-        """Per name: the part's credit (1 where it has the same part, NEAR_CREDIT one edit away or sounding the
-        same, else GRAM_CREDIT times its trigram share when at least GRAM_SHARE_FOR_CREDIT), and the share of the
-        name's weight that the partner holds (times the credit)."""
-        size = len(self.records)
-        grams = ["g:" + g for g in _grams(token)]
-        gram_ids = [self._postings[k] for k in grams if k in self._postings]
-        credit = np.zeros(size, dtype=np.float32)
+    def _part_credit(self, part: str) -> PartCredit:
+        """The part's PartCredit, remembered: customers' names repeat their parts (John, Smith, Mohammed)."""
+        cached = self._part_credits.get(part)
+        if cached is not None:
+            return cached
+        ids, credit = np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
+        grams = _grams(part)
+        gram_ids = [posting[0] for posting in (self._posting("g:" + g) for g in grams) if posting is not None]
         if gram_ids:
-            share = np.bincount(np.concatenate(gram_ids), minlength=size).astype(np.float32) / len(grams)
-            credit = np.where(share >= GRAM_SHARE_FOR_CREDIT, GRAM_CREDIT * share, 0.0).astype(np.float32)
-        cover = credit * self._top_share  # which of the name's parts shares the trigrams is not known: the largest
-        for keys, level in ((_strong_keys(token)[1:], NEAR_CREDIT), (["t:" + token], 1.0)):
+            ids, counts = np.unique(np.concatenate(gram_ids), return_counts=True)
+            share = counts.astype(np.float32) / len(grams)
+            keep = share >= GRAM_SHARE_FOR_CREDIT
+            ids, credit = ids[keep], GRAM_CREDIT * share[keep]
+        # Which of the name's parts shares the trigrams is not known: the largest is assumed.
+        id_runs, credit_runs, cover_runs = [ids], [credit], [credit * self._top_share[ids]]
+        for keys, level in ((_strong_keys(part)[1:], NEAR_CREDIT), (["t:" + part], 1.0)):
             for key in keys:
-                ids = self._postings.get(key)
-                if ids is not None:
-                    credit[ids] = level
-                    cover[ids] = np.maximum(cover[ids], level * self._shares[key])
-        return credit, cover
+                if (posting := self._posting(key)) is not None:
+                    id_runs.append(posting[0])
+                    credit_runs.append(np.full(len(posting[0]), level, dtype=np.float32))
+                    cover_runs.append(level * posting[1])
+        if len(id_runs) > 1:  # a name found several ways keeps its best credit and its best cover
+            ids, inverse = np.unique(np.concatenate(id_runs), return_inverse=True)
+            credit, cover = np.zeros(len(ids), dtype=np.float32), np.zeros(len(ids), dtype=np.float32)
+            np.maximum.at(credit, inverse, np.concatenate(credit_runs))
+            np.maximum.at(cover, inverse, np.concatenate(cover_runs))
+        else:
+            cover = cover_runs[0]
+        result = PartCredit(ids.astype(np.int32), credit.astype(np.float32), cover.astype(np.float32))
+        if len(self._part_credits) >= PART_CREDITS_KEPT:
+            self._part_credits.clear()
+        self._part_credits[part] = result
+        return result
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_part_credits"] = {}  # a query-time memo, not part of the index
+        return state
 
     def screen(self, name: str, *, type: NameType = "any", threshold: float | None = None, limit: int = 10,
                birth_date: str | None = None, country: str | None = None) -> tuple[NameForm, list[EntryMatch]]:

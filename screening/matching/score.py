@@ -139,36 +139,55 @@ def _merge_to_match(tokens: tuple[str, ...], other: tuple[str, ...]) -> tuple[st
     return tuple(out)
 
 
+@dataclass(frozen=True)
+class _Alignment:
+    """One alignment's outcome, cheap to make: scorers try several per pair of names and explain only the best."""
+
+    score: float
+    query: tuple[str, ...]
+    listed: tuple[str, ...]
+    pairs: tuple[tuple[int, int, float, str], ...]  # (query part, list part, similarity, how)
+    weights_query: tuple[float, ...]
+    weights_list: tuple[float, ...]
+
+    def explained(self) -> NameScore:
+        used_q = {i for i, _, _, _ in self.pairs}
+        used_l = {j for _, j, _, _ in self.pairs}
+        matched = [PartMatch(self.query[i], self.listed[j], sim, how, self.weights_query[i], self.weights_list[j])
+                   for i, j, sim, how in self.pairs]
+        return NameScore(self.score, "name-parts", matched,
+                         [t for i, t in enumerate(self.query) if i not in used_q],
+                         [t for j, t in enumerate(self.listed) if j not in used_l], base=self.score)
+
+
 def _align(query: tuple[str, ...], listed: tuple[str, ...], weigh: Weigher, loose: bool = False,
-           omission_cost: OmissionCost = full_cost) -> NameScore:
-    wq = [weigh(t) for t in query]
-    wl = [weigh(t) for t in listed]
-    pairs = []
+           omission_cost: OmissionCost = full_cost) -> _Alignment:
+    wq = tuple(weigh(t) for t in query)
+    wl = tuple(weigh(t) for t in listed)
+    candidates = []
     for i, a in enumerate(query):
         for j, b in enumerate(listed):
             sim, how = part_similarity(a, b, loose)
             if sim >= MIN_PART_SIMILARITY:
-                pairs.append((sim, wq[i] + wl[j], i, j, how))
-    pairs.sort(key=lambda p: (-p[0], -p[1]))
+                candidates.append((sim, wq[i] + wl[j], i, j, how))
+    candidates.sort(key=lambda p: (-p[0], -p[1]))
     used_q: set[int] = set()
     used_l: set[int] = set()
-    matched: list[PartMatch] = []
+    pairs = []
     gained = 0.0
-    for sim, weight, i, j, how in pairs:
+    for sim, weight, i, j, how in candidates:
         if i in used_q or j in used_l:
             continue
         used_q.add(i)
         used_l.add(j)
-        matched.append(PartMatch(query[i], listed[j], sim, how, wq[i], wl[j]))
+        pairs.append((i, j, sim, how))
         gained += sim * weight
     extra_query = sum(w for i, w in enumerate(wq) if i not in used_q)
     omitted = [(listed[j], w) for j, w in enumerate(wl) if j not in used_l]
     cost = full_cost if extra_query > CONTRADICTION_WEIGHT else omission_cost
     total = sum(wq) + sum(wl) - sum(w for _, w in omitted) + sum(_omitted_cost(t, w, cost) for t, w in omitted)
     score = gained / total if total > 0 else 0.0
-    return NameScore(score, "name-parts", matched,
-                     [t for i, t in enumerate(query) if i not in used_q],
-                     [t for j, t in enumerate(listed) if j not in used_l], base=score)
+    return _Alignment(score, query, listed, tuple(pairs), wq, wl)
 
 
 def _given_names_joined(tokens: tuple[str, ...]) -> tuple[str, ...]:
@@ -179,7 +198,7 @@ def _token_score(query: tuple[str, ...], listed: tuple[str, ...], weigh: Weigher
                  omission_cost: OmissionCost, persons: bool) -> NameScore:
     """Best alignment of two token sequences, allowing split and run-together parts."""
 
-    def align(q: tuple[str, ...], l_: tuple[str, ...], w: Weigher = weigh) -> NameScore:
+    def align(q: tuple[str, ...], l_: tuple[str, ...], w: Weigher = weigh) -> _Alignment:
         return _align(q, l_, w, loose, omission_cost)
 
     candidates = [align(query, listed)]
@@ -201,7 +220,7 @@ def _token_score(query: tuple[str, ...], listed: tuple[str, ...], weigh: Weigher
             weigh_joined = (lambda w, j: (lambda t: w if t == j else weigh(t)))(weight, joined)
             pair = ((joined,), one) if flip else (one, (joined,))
             candidates.append(align(pair[0], pair[1], weigh_joined))
-    return max(candidates, key=lambda r: r.score)
+    return max(candidates, key=lambda r: r.score).explained()
 
 
 def _acronym_score(query: NameForm, listed: NameForm) -> NameScore | None:

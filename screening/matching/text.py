@@ -167,6 +167,15 @@ def _japanese_reading(text: str) -> tuple[str, ...]:
     return tuple(w for w in words if w)
 
 
+def load_converters() -> None:
+    """Load the Han converters now (OpenCC, pypinyin's phrases, pykakasi's dictionaries: a quarter of a second
+    without the cyclic collector, more with it) rather than at the first Han name a query brings; a process that
+    forks workers does it once, before forking."""
+    _opencc_t2s()
+    _romanize_han("中")
+    _kakasi()
+
+
 def _hangul_to_latin(text: str) -> str:
     # Revised Romanization (korean-romanizer), one syllable at a time: run together ("gimjeongeun") the name
     # parts would be lost.
