@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from . import store
 from .matching import Matcher
-from .matching.cache import load_or_build
+from .matching.text import load_converters
+from .snapshotcache import collector_paused, load_or_build
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,18 @@ class ListSnapshot:
 
 
 def build_snapshot(session: Session, version: int | None, cache_dir: Path | None = None) -> ListSnapshot:
-    """The version's entries, sources and matcher (loaded from `cache_dir` when it holds this content's index)."""
+    """The version's entries, sources and matcher, loaded from `cache_dir` when it holds this content."""
     if version is None:
         return ListSnapshot(None, {}, {}, Matcher([]))
-    entries = {e["id"]: e for e in store.version_entries(session, version)}
-    sources = store.version_sources(session, version)
-    matcher = load_or_build(entries.values(), store.version_content_hash(session, version), cache_dir)
+
+    def build() -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]], Matcher]:
+        entries = {e["id"]: e for e in store.version_entries(session, version)}
+        return entries, store.version_sources(session, version), Matcher(entries.values())
+
+    with collector_paused():
+        load_converters()  # a built index has them loaded by its Han names, a loaded one by nothing yet
+    # The content is keyed by its hash, not by the version number: a restore that brings back old content reuses it.
+    entries, sources, matcher = load_or_build(store.version_content_hash(session, version), build, cache_dir)
     return ListSnapshot(version, entries, sources, matcher)
 
 

@@ -120,7 +120,10 @@ class NameScore:
 
 def _merge_to_match(tokens: tuple[str, ...], other: tuple[str, ...]) -> tuple[str, ...]:
     """Join adjacent parts whose concatenation is (nearly) a part of the other name ("quan guo" -> "quanguo")."""
+    if len(tokens) < 2:
+        return tokens
     targets = set(other)
+    long_targets = [t for t in other if len(t) >= 6]  # only these are matched nearly
     out: list[str] = []
     i = 0
     while i < len(tokens):
@@ -128,8 +131,9 @@ def _merge_to_match(tokens: tuple[str, ...], other: tuple[str, ...]) -> tuple[st
             if i + span <= len(tokens) and tokens[i] not in targets:
                 joined = "".join(tokens[i:i + span])
                 if joined in targets or any(
-                        len(t) >= 6 and abs(len(t) - len(joined)) <= 2 and not t.startswith(joined)
-                        and part_similarity(joined, t)[0] >= 0.8 > part_similarity(tokens[i], t)[0] for t in other):
+                        abs(len(t) - len(joined)) <= 2 and not t.startswith(joined)
+                        and part_similarity(joined, t)[0] >= 0.8 > part_similarity(tokens[i], t)[0]
+                        for t in long_targets):
                     out.append(joined)
                     i += span
                     break

@@ -1,8 +1,10 @@
-"""A built Matcher kept on disk per list content, so that a process which starts (the command line, a new gunicorn
-worker) loads the index in a tenth of a second instead of building it for seconds.
+"""A list version's entries, sources and built Matcher kept on disk per list content, so that a process which starts
+(the command line, a new gunicorn worker) loads them in a fifth of a second instead of reading and indexing for
+seconds.
 
 A file is named by the list's content hash and by a fingerprint of the matching code and the libraries that
-normalize names, so a list change or an upgrade never reads a stale index: it builds a new one. Files are written
+normalize names, so a list change or an upgrade never reads a stale index: it builds a new one. (The entries and
+sources are the content the hash is taken over, so they cannot be stale.) Files are written
 whole to a temporary name and renamed into place (readers never see half a file; two processes building the same
 index at once both succeed). A file that cannot be read is rebuilt; a directory that cannot be written only costs the
 speed-up. The least recently used files beyond KEEP_FILES are removed.
@@ -23,10 +25,9 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
-from .index import Matcher
-from .text import load_converters
+from .matching import Matcher
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ LIBRARIES = ("numpy", "opencc", "pypinyin", "pykakasi", "korean-romanizer", "uni
 def code_fingerprint() -> str:
     """What a built index depends on besides the list: this package's source, the libraries' versions, Python's."""
     digest = hashlib.sha256(sys.version.encode())
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    for path in sorted((Path(__file__).parent / "matching").glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     for name in LIBRARIES:
         try:
@@ -49,23 +50,35 @@ def code_fingerprint() -> str:
 
 
 def cache_path(directory: Path, content_hash: str) -> Path:
-    return directory / f"matcher-{content_hash[:32]}-{code_fingerprint()}.pickle"
+    return directory / f"list-{content_hash[:32]}-{code_fingerprint()}.pickle"
 
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """Building or unpickling an index allocates hundreds of thousands of objects, none of which can be garbage yet;
-    the cyclic collector running over them meanwhile costs half as much time again as the work itself."""
+    """Building or unpickling a list snapshot allocates hundreds of thousands of objects, none of which can be garbage
+    yet; the cyclic collector running over them meanwhile costs half as much time again as the work itself. They are
+    long-lived, so at the end they go to the collector's permanent generation (gc.freeze) rather than be walked by
+    the next collections: that also keeps the pages a forked worker shares with its parent shared. (An old snapshot
+    is still freed by reference counting when it is dropped; it holds no reference cycles.)"""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
         if enabled:
             gc.enable()
 
 
-def _load(path: Path) -> Matcher | None:
+Content = tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]], Matcher]  # entries, sources, matcher
+
+
+def _valid(content: Any) -> bool:
+    return (isinstance(content, tuple) and len(content) == 3 and isinstance(content[0], dict)
+            and isinstance(content[1], dict) and isinstance(content[2], Matcher))
+
+
+def _load(path: Path) -> Content | None:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -74,25 +87,25 @@ def _load(path: Path) -> Matcher | None:
         log.warning("index cache %s not readable (%s); building the index", path, exc)
         return None
     try:
-        matcher = pickle.loads(data)
+        content = pickle.loads(data)
     except Exception as exc:  # noqa: BLE001 - a damaged or foreign file of any kind is rebuilt, never trusted
         log.warning("index cache %s unusable (%s: %s); building the index", path, type(exc).__name__, exc)
         return None
-    if not isinstance(matcher, Matcher):
-        log.warning("index cache %s holds a %s; building the index", path, type(matcher).__name__)
+    if not _valid(content):
+        log.warning("index cache %s holds a %s; building the index", path, type(content).__name__)
         return None
     try:
         os.utime(path)  # recently used: kept by the pruning below
     except OSError:
         pass
-    return matcher
+    return content  # type: ignore[no-any-return]
 
 
-def _save(matcher: Matcher, path: Path) -> None:
+def _save(content: Content, path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", suffix=".pickle", delete=False) as handle:
-            pickle.dump(matcher, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(content, handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(handle.name, path)
     except OSError as exc:
         log.warning("index cache %s not written (%s); the index is rebuilt at the next start", path, exc)
@@ -101,7 +114,7 @@ def _save(matcher: Matcher, path: Path) -> None:
 
 
 def _prune(directory: Path) -> None:
-    files = sorted(directory.glob("matcher-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+    files = sorted(directory.glob("list-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
     for stale in files[KEEP_FILES:]:
         try:
             stale.unlink()
@@ -109,16 +122,15 @@ def _prune(directory: Path) -> None:
             pass
 
 
-def load_or_build(entries: Iterable[dict[str, Any]], content_hash: str | None, directory: Path | None) -> Matcher:
-    """The Matcher for these entries: from the cache directory when it holds one for this content, else built (and
-    saved there). No directory or no content hash: always built."""
+def load_or_build(content_hash: str | None, build: Callable[[], Content], directory: Path | None) -> Content:
+    """The list content (entries, sources, matcher) with this hash: from the cache directory when it holds it, else
+    built by `build` (and saved there). No directory or no content hash: always built."""
     with collector_paused():
-        load_converters()  # a built index has them loaded by its Han names, a loaded one by nothing yet
         if directory is None or not content_hash:
-            return Matcher(entries)
+            return build()
         path = cache_path(directory, content_hash)
-        matcher = _load(path)
-        if matcher is None:
-            matcher = Matcher(entries)
-            _save(matcher, path)
-        return matcher
+        content = _load(path)
+        if content is None:
+            content = build()
+            _save(content, path)
+        return content
