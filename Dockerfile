@@ -19,6 +19,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     SCREENING_LIST_PATH=/app/lists/designations.yaml \
     SCREENING_DATABASE_URL=sqlite:////app/data/screening.db \
+    SCREENING_JOBS_DIR=/app/data/jobs \
+    SCREENING_INDEX_CACHE_DIR=/app/data/index-cache \
     SCREENING_BIND=0.0.0.0:8000
 WORKDIR /app
 USER screening

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -61,13 +62,27 @@ def load_list(path: Path | None, actor: str) -> None:
     from .db import write_sessions
     from .lists import write_transaction
 
-    with write_transaction(write_sessions(_app())) as session:
+    app = _app()
+    with write_transaction(write_sessions(app)) as session:
         result = store.publish_document(session, document, actor=actor, action="load-list",
                                         summary=f"load-list {path or 'lists/designations.yaml'}")
     if result.created:
         click.echo(f"list version {result.version}: {result.summary}")
     else:
         click.echo(f"list unchanged: still version {result.version}")
+    _index_current(app)
+
+
+def _index_current(app: Flask) -> None:
+    """After a list change: build the current version's index into the cache now, so the next start-up (a bulk run,
+    a server) loads it instead of building it."""
+    from .liststate import get_state, index_cache_dir
+
+    if index_cache_dir(app) is None:
+        return
+    started = time.perf_counter()
+    snapshot = get_state(app).refresh()
+    click.echo(f"index ready for list version {snapshot.version} ({time.perf_counter() - started:.1f} s)")
 
 
 @main.group()
@@ -173,6 +188,7 @@ def lists_import(paths: tuple[Path, ...], fmt: str, mode: str, actor: str) -> No
     result = _run_change(import_document, document=document, mode=mode, actor=actor)
     state = f"list version {result.version}" if result.created else f"list unchanged: still version {result.version}"
     click.echo(f"{state}: {result.summary} ({len(document.warnings)} warnings)")
+    _index_current(_app())
 
 
 @lists_group.command("versions")
@@ -213,6 +229,7 @@ def lists_restore(version: int, actor: str) -> None:
     result = _run_change(restore, version=version, actor=actor)
     click.echo(f"list version {result.version}: {result.summary}" if result.created
                else f"list unchanged: version {result.version} already equals version {version}")
+    _index_current(_app())
 
 
 @main.group("audit")

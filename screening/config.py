@@ -40,8 +40,8 @@ SETTINGS: list[Setting] = [
     Setting("MAX_IMPORT_BYTES", 1024 * 1024 * 1024, int, "Largest list import (bytes); larger is 413."),
     Setting("AUDIT_RETENTION_DAYS", 400, int, "Screening records older than this are pruned (list changes are kept)."),
     Setting("INDEX_CACHE_DIR", None, str,
-            "Where built match indexes are kept per list version, so a start-up loads instead of building; `off` to "
-            "build every time. Default: `index-cache/` in the instance folder."),
+            "Where each list version's entries and built index are kept (by content hash), so a start-up loads them "
+            "instead of building; `off` to build every time. Default: `index-cache/` in the instance folder."),
     Setting("LIST_POLL_SECONDS", 2.0, float, "How often a worker checks whether the current list version moved."),
     Setting("PORT", 8000, int, "Port of `make run` and `screening serve`."),
     Setting("WORKERS", 2, int, "gunicorn worker processes of `screening serve`."),

@@ -76,3 +76,29 @@ def test_configured_threshold_applies_everywhere(monkeypatch: pytest.MonkeyPatch
     assert default_threshold({"THRESHOLD": None}) == DEFAULT_THRESHOLD
     assert default_threshold({"THRESHOLD": 0.0}) == 0.0  # a configured 0 is a threshold, not "unset"
     assert default_threshold({"THRESHOLD": 0.9}) == 0.9
+
+
+def test_a_list_change_leaves_its_index_for_the_next_start(runner: CliRunner, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "index-cache"
+    monkeypatch.setenv("SCREENING_INDEX_CACHE_DIR", str(cache))
+    result = runner.invoke(main, ["load-list"])
+    assert result.exit_code == 0 and "index ready for list version 1" in result.output, result.output
+    assert len(list(cache.glob("list-*.pickle"))) == 1, list(cache.iterdir())
+
+    from screening.matching import Matcher
+
+    def refuse(self: Matcher, entries: object) -> None:
+        raise AssertionError("the index was built again although the list change left it in the cache")
+
+    monkeypatch.setattr(Matcher, "__init__", refuse)
+    result = runner.invoke(main, ["screen", "Chen Quanguo"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["matches"][0]["entry_id"] == "chen-quanguo"
+
+
+def test_without_the_cache_a_list_change_builds_nothing_extra(runner: CliRunner,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCREENING_INDEX_CACHE_DIR", "off")
+    result = runner.invoke(main, ["load-list"])
+    assert result.exit_code == 0 and "index ready" not in result.output, result.output

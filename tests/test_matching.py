@@ -220,3 +220,24 @@ def test_retrieval_finds_single_typos_without_scoring_everything(large_matcher) 
 def test_frequent_parts_weigh_less_in_a_large_list(large_matcher) -> None:  # type: ignore[no-untyped-def]
     matcher, _ = large_matcher
     assert matcher.weigh("trading") < 0.25 and matcher.weigh("zzyzx") == 1.0
+
+
+def test_remembered_part_credits_change_nothing_and_stay_bounded(large_matcher,  # type: ignore[no-untyped-def]
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from screening.matching import index
+
+    matcher, entries = large_matcher
+    queries = [entry["names"][0]["name"] for entry in entries[:300]]
+
+    def results() -> list[list[tuple[str, float]]]:
+        return [[(m.entry_id, m.score) for m in matcher.screen(q, threshold=0.6, limit=100)[1]] for q in queries]
+
+    matcher._part_credits.clear()
+    matcher._part_credit_bytes = 0
+    cold = results()
+    assert results() == cold, "remembered part credits changed a result"
+    monkeypatch.setattr(index, "PART_CREDITS_BYTES", 20_000)
+    matcher._part_credits.clear()
+    matcher._part_credit_bytes = 0
+    assert results() == cold, "a memo that keeps being emptied changed a result"
+    assert 0 < matcher._part_credit_bytes <= 20_000

@@ -27,7 +27,7 @@ OPTIMISTIC_OMISSION_COST = 0.4  # the lowest share an omitted list part costs in
 GRAM_SHARE_FOR_CREDIT = 0.5  # a part sharing this share of its trigrams with a name (2 edits, merges) counts
 GRAM_CREDIT = 0.7  # ... as this times the share
 NEAR_CREDIT = 0.9  # one edit away, or the same sound
-PART_CREDITS_KEPT = 20_000  # query parts whose credit is remembered (a few kilobytes each)
+PART_CREDITS_BYTES = 64 * 2**20  # query parts' credits remembered, in bytes of arrays (a few hundred bytes each)
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,8 @@ class Matcher:
                     seen.add(key)
                     self.records.append(NameRecord(idx, name["name"], name.get("kind", "alias"), form))
         self._weights: dict[str, float] = {}
-        self._part_credits: dict[str, PartCredit] = {}
+        self._part_credits: dict[str, PartCredit] = {}  # a query-time memo (see _part_credit)
+        self._part_credit_bytes = 0
         self._idf = self._frequency_factors()
         # Posting lists packed in one array (compressed sparse rows): key -> slot, and per slot a slice of record
         # ids with the share of each name's weight the key stands for. Retrieval adds them up with numpy instead of
@@ -313,14 +314,17 @@ class Matcher:
         else:
             cover = cover_runs[0]
         result = PartCredit(ids.astype(np.int32), credit.astype(np.float32), cover.astype(np.float32))
-        if len(self._part_credits) >= PART_CREDITS_KEPT:
+        size = result.ids.nbytes + result.credit.nbytes + result.cover.nbytes + 200
+        if self._part_credit_bytes + size > PART_CREDITS_BYTES:
             self._part_credits.clear()
+            self._part_credit_bytes = 0
         self._part_credits[part] = result
+        self._part_credit_bytes += size
         return result
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_part_credits"] = {}  # a query-time memo, not part of the index
+        state["_part_credits"], state["_part_credit_bytes"] = {}, 0  # a query-time memo, not part of the index
         return state
 
     def screen(self, name: str, *, type: NameType = "any", threshold: float | None = None, limit: int = 10,
