@@ -123,7 +123,6 @@ def _merge_to_match(tokens: tuple[str, ...], other: tuple[str, ...]) -> tuple[st
     if len(tokens) < 2:
         return tokens
     targets = set(other)
-    long_targets = [t for t in other if len(t) >= 6]  # only these are matched nearly
     out: list[str] = []
     i = 0
     while i < len(tokens):
@@ -131,9 +130,8 @@ def _merge_to_match(tokens: tuple[str, ...], other: tuple[str, ...]) -> tuple[st
             if i + span <= len(tokens) and tokens[i] not in targets:
                 joined = "".join(tokens[i:i + span])
                 if joined in targets or any(
-                        abs(len(t) - len(joined)) <= 2 and not t.startswith(joined)
-                        and part_similarity(joined, t)[0] >= 0.8 > part_similarity(tokens[i], t)[0]
-                        for t in long_targets):
+                        len(t) >= 6 and abs(len(t) - len(joined)) <= 2 and not t.startswith(joined)
+                        and part_similarity(joined, t)[0] >= 0.8 > part_similarity(tokens[i], t)[0] for t in other):
                     out.append(joined)
                     i += span
                     break
@@ -143,55 +141,36 @@ def _merge_to_match(tokens: tuple[str, ...], other: tuple[str, ...]) -> tuple[st
     return tuple(out)
 
 
-@dataclass(frozen=True)
-class _Alignment:
-    """One alignment's outcome, cheap to make: scorers try several per pair of names and explain only the best."""
-
-    score: float
-    query: tuple[str, ...]
-    listed: tuple[str, ...]
-    pairs: tuple[tuple[int, int, float, str], ...]  # (query part, list part, similarity, how)
-    weights_query: tuple[float, ...]
-    weights_list: tuple[float, ...]
-
-    def explained(self) -> NameScore:
-        used_q = {i for i, _, _, _ in self.pairs}
-        used_l = {j for _, j, _, _ in self.pairs}
-        matched = [PartMatch(self.query[i], self.listed[j], sim, how, self.weights_query[i], self.weights_list[j])
-                   for i, j, sim, how in self.pairs]
-        return NameScore(self.score, "name-parts", matched,
-                         [t for i, t in enumerate(self.query) if i not in used_q],
-                         [t for j, t in enumerate(self.listed) if j not in used_l], base=self.score)
-
-
 def _align(query: tuple[str, ...], listed: tuple[str, ...], weigh: Weigher, loose: bool = False,
-           omission_cost: OmissionCost = full_cost) -> _Alignment:
-    wq = tuple(weigh(t) for t in query)
-    wl = tuple(weigh(t) for t in listed)
-    candidates = []
+           omission_cost: OmissionCost = full_cost) -> NameScore:
+    wq = [weigh(t) for t in query]
+    wl = [weigh(t) for t in listed]
+    pairs = []
     for i, a in enumerate(query):
         for j, b in enumerate(listed):
             sim, how = part_similarity(a, b, loose)
             if sim >= MIN_PART_SIMILARITY:
-                candidates.append((sim, wq[i] + wl[j], i, j, how))
-    candidates.sort(key=lambda p: (-p[0], -p[1]))
+                pairs.append((sim, wq[i] + wl[j], i, j, how))
+    pairs.sort(key=lambda p: (-p[0], -p[1]))
     used_q: set[int] = set()
     used_l: set[int] = set()
-    pairs = []
+    matched: list[PartMatch] = []
     gained = 0.0
-    for sim, weight, i, j, how in candidates:
+    for sim, weight, i, j, how in pairs:
         if i in used_q or j in used_l:
             continue
         used_q.add(i)
         used_l.add(j)
-        pairs.append((i, j, sim, how))
+        matched.append(PartMatch(query[i], listed[j], sim, how, wq[i], wl[j]))
         gained += sim * weight
     extra_query = sum(w for i, w in enumerate(wq) if i not in used_q)
     omitted = [(listed[j], w) for j, w in enumerate(wl) if j not in used_l]
     cost = full_cost if extra_query > CONTRADICTION_WEIGHT else omission_cost
     total = sum(wq) + sum(wl) - sum(w for _, w in omitted) + sum(_omitted_cost(t, w, cost) for t, w in omitted)
     score = gained / total if total > 0 else 0.0
-    return _Alignment(score, query, listed, tuple(pairs), wq, wl)
+    return NameScore(score, "name-parts", matched,
+                     [t for i, t in enumerate(query) if i not in used_q],
+                     [t for j, t in enumerate(listed) if j not in used_l], base=score)
 
 
 def _given_names_joined(tokens: tuple[str, ...]) -> tuple[str, ...]:
@@ -202,7 +181,7 @@ def _token_score(query: tuple[str, ...], listed: tuple[str, ...], weigh: Weigher
                  omission_cost: OmissionCost, persons: bool) -> NameScore:
     """Best alignment of two token sequences, allowing split and run-together parts."""
 
-    def align(q: tuple[str, ...], l_: tuple[str, ...], w: Weigher = weigh) -> _Alignment:
+    def align(q: tuple[str, ...], l_: tuple[str, ...], w: Weigher = weigh) -> NameScore:
         return _align(q, l_, w, loose, omission_cost)
 
     candidates = [align(query, listed)]
@@ -224,7 +203,7 @@ def _token_score(query: tuple[str, ...], listed: tuple[str, ...], weigh: Weigher
             weigh_joined = (lambda w, j: (lambda t: w if t == j else weigh(t)))(weight, joined)
             pair = ((joined,), one) if flip else (one, (joined,))
             candidates.append(align(pair[0], pair[1], weigh_joined))
-    return max(candidates, key=lambda r: r.score).explained()
+    return max(candidates, key=lambda r: r.score)
 
 
 def _acronym_score(query: NameForm, listed: NameForm) -> NameScore | None:
