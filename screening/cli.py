@@ -286,21 +286,23 @@ def bulk(input_path: Path, output_path: Path, name_column: str, type_column: str
             sys.exit(2)
         chunks, pool = bulkmod.parallel_chunks(bulkmod.matcher_screener(snapshot.matcher, chosen), processes)
         try:
-            with open(output_path, "w", newline="", encoding="utf-8") as out, \
+            with open(output_path, "w", newline="", encoding="utf-8") as out, _session(app) as session, \
                     tqdm(total=total, unit="row", dynamic_ncols=True, desc=input_path.name) as bar:
                 for index, chunk in enumerate(bulkmod.screen_rows(header, rows, columns, options, snapshot.entries,
                                                                   counters, chunks)):
                     out.write(bulkmod.to_csv_text(chunk))
+                    # Each chunk's screenings are audited as they come (committed, so a run cut short still
+                    # has its record); the worker processes screen the next chunks meanwhile.
+                    store.record_audit_batch(session, counters.audit, actor=actor, list_version=snapshot.version,
+                                             action="bulk-row", extra={"file": input_path.name})
+                    session.commit()
+                    counters.audit.clear()
                     if index:
                         bar.update(len(chunk))
                         bar.set_postfix(matches=counters.matched, errors=counters.errors, refresh=False)
         finally:
             if pool is not None:
-                pool.close()
-    with _session(app) as session:
-        store.record_audit_batch(session, counters.audit, actor=actor, list_version=snapshot.version,
-                                 action="bulk-row", extra={"file": input_path.name})
-        session.commit()
+                pool.terminate()  # every result is in (or the run failed): nothing left to wait for
     click.echo(f"{counters.rows} rows ({encoding}), {counters.matched} with matches, {counters.errors} with errors; "
                f"list version {snapshot.version}; written to {output_path}")
 

@@ -241,3 +241,51 @@ def test_remembered_part_credits_change_nothing_and_stay_bounded(large_matcher, 
     matcher._part_credit_bytes = 0
     assert results() == cold, "a memo that keeps being emptied changed a result"
     assert 0 < matcher._part_credit_bytes <= 20_000
+
+
+def _entry(entry_id: str, name: str, kind: str = "person") -> dict:  # type: ignore[type-arg]
+    return {"id": entry_id, "type": kind, "status": "designated", "names": [{"name": name, "kind": "primary"}],
+            "citations": [{"source": "test", "quote": name}]}
+
+
+def _padded_matcher(*names: str, kind: str = "person", extra: tuple[dict, ...] = ()) -> Matcher:  # type: ignore[type-arg]
+    """A list large enough for retrieval (not scored whole), holding `names` as entries named-0, named-1..."""
+    from bench.synthetic import synthetic_entries
+
+    entries = list(synthetic_entries(1000, seed=5)) + list(extra)
+    entries += [_entry(f"named-{i}", n, kind) for i, n in enumerate(names)]
+    return Matcher(entries)
+
+
+def test_retrieval_finds_long_parts_with_two_vowels_changed() -> None:
+    # Castillo / Costilla share 3 of 8 trigrams, too few to be found by them; the scorer finds them 2 edits apart.
+    matcher = _padded_matcher("COSTILLA SANCHEZ, Jorge")
+    _, matches = matcher.screen("Jorge Castillo", type="person")
+    assert [m.entry_id for m in matches] == ["named-0"], matches
+
+
+def test_two_parts_written_as_one_need_both_sides() -> None:
+    # "jamalrodriguez" shares most of its trigrams with any Rodriguez: those alone must not make a candidate.
+    matcher = _padded_matcher("GARCIA RODRIGUEZ, Martha", "RODRIGUEZ, Jamal", "NASRALLAH, Hassan")
+    query = normalize_name("Jamal Rodriguez", "person")
+    found = {matcher.entries[matcher.records[r].entry_idx].id for r in matcher.candidates(query)}
+    assert "named-1" in found and "named-0" not in found, found
+    _, matches = matcher.screen("Hassan Nasr Allah", type="person")  # the list writes as one what the query splits
+    assert matches and matches[0].entry_id == "named-2", matches
+
+
+def test_a_one_word_name_is_found_as_the_initials_of_a_query() -> None:
+    matcher = _padded_matcher("IRGC", kind="organization")
+    _, matches = matcher.screen("Islamic Revolutionary Guard Corps", type="organization")
+    assert matches and matches[0].entry_id == "named-0", matches
+
+
+def test_initials_do_not_pull_in_every_name_holding_them() -> None:
+    # The query's initials are "lin": the 400 persons named Lin are no candidates for it (only a list name that is
+    # the acronym alone is), so they cannot crowd the real match out of the candidate cap.
+    lins = tuple(_entry(f"lin-{i}", f"LIN, Given{chr(97 + i % 26)}{chr(97 + i // 26)}") for i in range(400))
+    matcher = _padded_matcher("NEONOSOL INTERNATIONAL LLP", kind="organization", extra=lins)
+    query = normalize_name("LLP INTERNATIONAL NEONOSOL", "organization")
+    assert query.acronyms == ("lin",)
+    found = {matcher.entries[matcher.records[r].entry_idx].id for r in matcher.candidates(query)}
+    assert "named-0" in found and not any(f.startswith("lin-") for f in found), sorted(found)[:10]

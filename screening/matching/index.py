@@ -27,6 +27,7 @@ OPTIMISTIC_OMISSION_COST = 0.4  # the lowest share an omitted list part costs in
 GRAM_SHARE_FOR_CREDIT = 0.5  # a part sharing this share of its trigrams with a name (2 edits, merges) counts
 GRAM_CREDIT = 0.7  # ... as this times the share
 NEAR_CREDIT = 0.9  # one edit away, or the same sound
+CONSONANT_KEY_LENGTH = 6  # parts this long are also found by their consonants alone
 PART_CREDITS_BYTES = 64 * 2**20  # query parts' credits remembered, in bytes of arrays (a few hundred bytes each)
 
 
@@ -79,7 +80,8 @@ def _deletions(token: str) -> set[str]:
 
 def _index_keys(form: NameForm, weigh: Callable[[str], float]) -> dict[str, float]:
     """What a list name is found by, each with the share of the name's weight that the key stands for: its parts
-    (t:), their trigrams (g:), their sound (s:), the part one letter short (d:), Han characters (h:), acronyms."""
+    (t:), their trigrams (g:), their sound (s:), the part one letter short (d:), Han characters (h:), acronyms, and
+    a one-word name as a possible acronym (a:)."""
     keys: dict[str, float] = {}
 
     def add(key: str, share: float) -> None:
@@ -89,8 +91,7 @@ def _index_keys(form: NameForm, weigh: Callable[[str], float]) -> dict[str, floa
         total = sum(max(weigh(t), 0.05) for t in tokens) or 1.0
         for token in tokens:
             share = max(weigh(token), 0.05) / total
-            for key in ("t:" + token, "s:" + skeleton(token), *("d:" + v for v in _deletions(token)),
-                        *("g:" + g for g in _grams(token))):
+            for key in (*_strong_keys(token), *("g:" + g for g in _grams(token))):
                 add(key, share)
         # Adjacent parts joined, for queries that write as one word what the list writes apart ("Jong Un" /
         # "Jongun", "ALFA BANK" / "Alfa-Bank").
@@ -101,7 +102,25 @@ def _index_keys(form: NameForm, weigh: Callable[[str], float]) -> dict[str, floa
         add("h:" + char, 1.0)
     for acronym in form.acronyms:
         add("t:" + acronym, 1.0)
+    if len(form.tokens) == 1:  # a name of one word may be the initials of a query's words (the scorer's acronym rule)
+        add("a:" + form.tokens[0], 1.0)
     return keys
+
+
+def _sides(left: str, right: str) -> tuple[set[str], set[str]]:
+    """The trigrams of `left + right` (padded) that hold a letter of `left`, and those that hold one of `right`."""
+    padded = f"^{left}{right}$"
+    joint = len(left)  # padded[1:joint + 1] is `left`
+    grams = [(i, padded[i:i + 3]) for i in range(len(padded) - 2)]
+    return {g for i, g in grams if i <= joint}, {g for i, g in grams if i >= joint - 1}
+
+
+def _joined(tokens: tuple[str, ...], i: int) -> str | tuple[str, str]:
+    """How parts i and i + 1 of a query reading are looked up written as one word. When they are the whole reading:
+    as a pair, whose trigram credit needs each side's own trigrams. With three parts or more: as one word, credited on
+    its trigrams overall, since the scorer then also compares given names joined ("hafizmuhammad" against
+    "hasanmuhammad"), which those stand for."""
+    return (tokens[i], tokens[i + 1]) if len(tokens) == 2 else tokens[i] + tokens[i + 1]
 
 
 def _readings(query: NameForm) -> list[tuple[str, ...]]:
@@ -109,8 +128,12 @@ def _readings(query: NameForm) -> list[tuple[str, ...]]:
 
 
 def _strong_keys(token: str) -> list[str]:
-    """Keys that mean a part has a partner: the same part, one edit away, or the same sound."""
-    return ["t:" + token, "s:" + skeleton(token), *("d:" + v for v in _deletions(token))]
+    """Keys that mean a part has a partner: the same part (first), one edit away, the same sound, or for a long part
+    the same consonants (two vowels changed, "Castillo" / "Costilla": trigrams miss it, the scorer does not)."""
+    keys = ["t:" + token, "s:" + skeleton(token), *("d:" + v for v in _deletions(token))]
+    if len(token) >= CONSONANT_KEY_LENGTH:
+        keys.append("c:" + skeleton(token, False))
+    return keys
 
 
 def _type_allows(query_type: str, entry_type: str) -> bool:
@@ -233,10 +256,10 @@ class Matcher:
         if len(self.records) <= SCORE_ALL_BELOW:
             return list(range(len(self.records)))
         readings = _readings(query)
-        parts = {t for tokens in readings for t in tokens}
-        parts |= {left + right for tokens in readings for left, right in zip(tokens, tokens[1:])}
+        parts: set[str | tuple[str, str]] = {t for tokens in readings for t in tokens}
+        parts |= {_joined(tokens, i) for tokens in readings for i in range(len(tokens) - 1)}
         part_credits = {part: self._part_credit(part) for part in parts}
-        acronyms = [p[0] for p in (self._posting("t:" + a) for a in query.acronyms) if p is not None]
+        acronyms = [p[0] for p in (self._posting("a:" + a) for a in query.acronyms) if p is not None]
         han = [p[0] for p in (self._posting("h:" + c) for c in set(query.han or "")) if p is not None]
         found = [*acronyms, *han, *(c.ids for c in part_credits.values() if len(c.ids))]
         if not found:
@@ -248,7 +271,7 @@ class Matcher:
         local = np.empty(len(self.records), dtype=np.int32)  # record id -> its position in `support`
         local[support] = np.arange(len(support), dtype=np.int32)
         size = len(support)
-        dense: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        dense: dict[str | tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
         for part, part_credit in part_credits.items():
             credit, cover = np.zeros(size, dtype=np.float32), np.zeros(size, dtype=np.float32)
             at = local[part_credit.ids]
@@ -261,7 +284,7 @@ class Matcher:
             # Parts written apart that the list writes as one ("e taiba" / "etayyiba", "nasr allah"): the joined
             # pair's evidence counts for both of its parts.
             for i in range(len(tokens) - 1):
-                joined, joined_cover = dense[tokens[i] + tokens[i + 1]]
+                joined, joined_cover = dense[_joined(tokens, i)]
                 for k in (i, i + 1):
                     credits[k] = np.maximum(credits[k], joined)
                     covers[k] = np.maximum(covers[k], joined_cover)
@@ -285,22 +308,31 @@ class Matcher:
             hit = hit[np.argpartition(estimate[hit], -CANDIDATES_PER_QUERY)[-CANDIDATES_PER_QUERY:]]
         return support[hit].tolist()
 
-    def _part_credit(self, part: str) -> PartCredit:
-        """The part's PartCredit, remembered: customers' names repeat their parts (John, Smith, Mohammed)."""
+    def _part_credit(self, part: str | tuple[str, str]) -> PartCredit:
+        """The part's PartCredit, remembered: customers' names repeat their parts (John, Smith, Mohammed).
+
+        Two adjacent query parts joined, `(left, right)`, are looked up as one word; their trigram credit then needs
+        GRAM_SHARE_FOR_CREDIT of the trigrams on each side of the joint, not only overall: the grams of "rodriguez"
+        alone do not make a name a partner of "jamal rodriguez" written as one.
+        """
         cached = self._part_credits.get(part)
         if cached is not None:
             return cached
+        word = part if isinstance(part, str) else part[0] + part[1]
         ids, credit = np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
-        grams = _grams(part)
+        grams = _grams(word)
         gram_ids = [posting[0] for posting in (self._posting("g:" + g) for g in grams) if posting is not None]
         if gram_ids:
             ids, counts = np.unique(np.concatenate(gram_ids), return_counts=True)
             share = counts.astype(np.float32) / len(grams)
             keep = share >= GRAM_SHARE_FOR_CREDIT
+            if not isinstance(part, str):
+                for side in _sides(part[0], part[1]):
+                    keep &= self._gram_share(side, ids) >= GRAM_SHARE_FOR_CREDIT
             ids, credit = ids[keep], GRAM_CREDIT * share[keep]
         # Which of the name's parts shares the trigrams is not known: the largest is assumed.
         id_runs, credit_runs, cover_runs = [ids], [credit], [credit * self._top_share[ids]]
-        for keys, level in ((_strong_keys(part)[1:], NEAR_CREDIT), (["t:" + part], 1.0)):
+        for keys, level in ((_strong_keys(word)[1:], NEAR_CREDIT), (["t:" + word], 1.0)):
             for key in keys:
                 if (posting := self._posting(key)) is not None:
                     id_runs.append(posting[0])
@@ -321,6 +353,18 @@ class Matcher:
         self._part_credits[part] = result
         self._part_credit_bytes += size
         return result
+
+    def _gram_share(self, grams: set[str], ids: np.ndarray) -> np.ndarray:
+        """For each of `ids` (ascending), the share of `grams` its name holds."""
+        found = [posting[0] for posting in (self._posting("g:" + g) for g in grams) if posting is not None]
+        share = np.zeros(len(ids), dtype=np.float32)
+        if found:
+            holders, counts = np.unique(np.concatenate(found), return_counts=True)
+            at = np.searchsorted(ids, holders)
+            inside = at < len(ids)
+            inside[inside] = ids[at[inside]] == holders[inside]
+            share[at[inside]] = counts[inside] / len(grams)
+        return share
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
