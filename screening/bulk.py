@@ -10,8 +10,8 @@ order, every input column kept, then RESULT_COLUMNS.
 from __future__ import annotations
 
 import codecs
-import gc
 import csv
+import gc
 import io
 from collections import deque
 from dataclasses import dataclass, field

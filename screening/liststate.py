@@ -10,9 +10,8 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
@@ -43,8 +42,8 @@ def build_snapshot(session: Session, version: int | None, cache_dir: Path | None
 
     with collector_paused():
         load_converters()  # a built index has them loaded by its Han names, a loaded one by nothing yet
-    # The content is keyed by its hash, not by the version number: a restore that brings back old content reuses it.
-    entries, sources, matcher = load_or_build(store.version_content_hash(session, version), build, cache_dir)
+        # Keyed by the content's hash, not by the version number: a restore that brings back old content reuses it.
+        entries, sources, matcher = load_or_build(store.version_content_hash(session, version), build, cache_dir)
     return ListSnapshot(version, entries, sources, matcher)
 
 

@@ -21,10 +21,10 @@ import os
 import pickle
 import sys
 import tempfile
+from contextlib import contextmanager
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 from .matching import Matcher
@@ -37,7 +37,8 @@ LIBRARIES = ("numpy", "opencc", "pypinyin", "pykakasi", "korean-romanizer", "uni
 
 @lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """What a built index depends on besides the list: this package's source, the libraries' versions, Python's."""
+    """What a built index depends on besides the list: the matching package's source, the name libraries' versions,
+    Python's version."""
     digest = hashlib.sha256(sys.version.encode())
     for path in sorted((Path(__file__).parent / "matching").glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -124,13 +125,13 @@ def _prune(directory: Path) -> None:
 
 def load_or_build(content_hash: str | None, build: Callable[[], Content], directory: Path | None) -> Content:
     """The list content (entries, sources, matcher) with this hash: from the cache directory when it holds it, else
-    built by `build` (and saved there). No directory or no content hash: always built."""
-    with collector_paused():
-        if directory is None or not content_hash:
-            return build()
-        path = cache_path(directory, content_hash)
-        content = _load(path)
-        if content is None:
-            content = build()
-            _save(content, path)
-        return content
+    built by `build` (and saved there). No directory or no content hash: always built. (Callers pause the collector
+    around this: see collector_paused.)"""
+    if directory is None or not content_hash:
+        return build()
+    path = cache_path(directory, content_hash)
+    content = _load(path)
+    if content is None:
+        content = build()
+        _save(content, path)
+    return content

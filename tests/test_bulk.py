@@ -128,5 +128,42 @@ def test_cli_bulk(app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = list(csv.reader(target.open(encoding="utf-8", newline="")))
     assert [row[0] for row in out[1:]] == [row[0] for row in rows]
     assert out[0][-7:] == RESULT_COLUMNS
+    from sqlalchemy import func, select
+
+    from screening.models import AuditEvent
+
+    with app.extensions["db_sessionmaker"]() as session:  # every screened row audited, each once
+        audited = session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "bulk-row"))
+        references = set(session.scalars(select(AuditEvent.reference).where(AuditEvent.action == "bulk-row")))
+    screened = [row[0] for row in out[1:] if not row[-1]]
+    assert audited == len(screened) and references == set(screened), (audited, len(screened))
     refused = CliRunner().invoke(main, ["bulk", str(source), str(target), "--name-column", "nom"])
     assert refused.exit_code == 2 and "nom" in refused.output
+
+
+def test_a_repeated_name_is_screened_once_and_answered_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    from screening import bulk
+
+    monkeypatch.setattr(bulk, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(bulk, "CACHE_NAMES", 4)  # the memo also starts afresh along the way
+    names = ["Ann", "Bob", "Ann", "Cy", "Bob", "Ann", "Dee", "Eve", "Ann", "Fay", "Gus", "Bob", "Ann"]
+    rows = [[f"r{i}", name] for i, name in enumerate(names)]
+    sent: list[list[tuple[str, str]]] = []
+
+    def screen_chunks(chunks):  # type: ignore[no-untyped-def]
+        for queries in chunks:
+            sent.append(queries)
+            yield [[(f"entry-{name.lower()}", 0.9)] for name, _ in queries]
+
+    options = bulk.BulkOptions()
+    columns = bulk.resolve_columns(["id", "name"], options)
+    counters = bulk.Counters()
+    entries = {f"entry-{n.lower()}": {"names": [{"name": n, "kind": "primary"}], "citations": [], "status": "designated"}
+               for n in set(names)}
+    chunks = list(bulk.screen_rows(["id", "name"], rows, columns, options, entries, counters, screen_chunks))
+    out = [row for chunk in chunks[1:] for row in chunk]
+    assert [row[0] for row in out] == [row[0] for row in rows]
+    assert [row[3] for row in out] == [f"entry-{n.lower()}" for n in names], out
+    sent_names = [name for queries in sent for name, _ in queries]
+    assert len(sent_names) < len(names) and sent_names.count("Ann") <= 2, sent  # at most once per memo generation
+    assert all(len(set(queries)) == len(queries) for queries in sent), sent
