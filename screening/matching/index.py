@@ -319,17 +319,7 @@ class Matcher:
         if cached is not None:
             return cached
         word = part if isinstance(part, str) else part[0] + part[1]
-        ids, credit = np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
-        grams = _grams(word)
-        gram_ids = [posting[0] for posting in (self._posting("g:" + g) for g in grams) if posting is not None]
-        if gram_ids:
-            ids, counts = np.unique(np.concatenate(gram_ids), return_counts=True)
-            share = counts.astype(np.float32) / len(grams)
-            keep = share >= GRAM_SHARE_FOR_CREDIT
-            if not isinstance(part, str):
-                for side in _sides(part[0], part[1]):
-                    keep &= self._gram_share(side, ids) >= GRAM_SHARE_FOR_CREDIT
-            ids, credit = ids[keep], GRAM_CREDIT * share[keep]
+        ids, credit = self._gram_credit(word, None if isinstance(part, str) else _sides(part[0], part[1]))
         # Which of the name's parts shares the trigrams is not known: the largest is assumed.
         id_runs, credit_runs, cover_runs = [ids], [credit], [credit * self._top_share[ids]]
         for keys, level in ((_strong_keys(word)[1:], NEAR_CREDIT), (["t:" + word], 1.0)):
@@ -354,17 +344,23 @@ class Matcher:
         self._part_credit_bytes += size
         return result
 
-    def _gram_share(self, grams: set[str], ids: np.ndarray) -> np.ndarray:
-        """For each of `ids` (ascending), the share of `grams` its name holds."""
-        found = [posting[0] for posting in (self._posting("g:" + g) for g in grams) if posting is not None]
-        share = np.zeros(len(ids), dtype=np.float32)
-        if found:
-            holders, counts = np.unique(np.concatenate(found), return_counts=True)
-            at = np.searchsorted(ids, holders)
-            inside = at < len(ids)
-            inside[inside] = ids[at[inside]] == holders[inside]
-            share[at[inside]] = counts[inside] / len(grams)
-        return share
+    def _gram_credit(self, word: str, sides: tuple[set[str], set[str]] | None) -> tuple[np.ndarray, np.ndarray]:
+        """Names holding at least GRAM_SHARE_FOR_CREDIT of the word's trigrams (and of each side's, for a joined
+        pair), and their credit, GRAM_CREDIT times the share held. Counted over the whole list in one pass: that
+        measured faster than sorting the postings, at 18,000 names and at 220,000 alike."""
+        grams = _grams(word)
+        found = [(gram, posting[0]) for gram in grams if (posting := self._posting("g:" + gram)) is not None]
+        if not found:
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
+        counts = np.bincount(np.concatenate([ids for _, ids in found]), minlength=len(self.records))
+        ids = np.flatnonzero(counts >= GRAM_SHARE_FOR_CREDIT * len(grams)).astype(np.int32)
+        for side in sides or ():
+            held = [ids_ for gram, ids_ in found if gram in side]
+            if not held:
+                return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
+            side_counts = np.bincount(np.concatenate(held), minlength=len(self.records))
+            ids = ids[side_counts[ids] >= GRAM_SHARE_FOR_CREDIT * len(side)]
+        return ids, GRAM_CREDIT * (counts[ids].astype(np.float32) / len(grams))
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
