@@ -11,7 +11,7 @@ STEPS = [
     ["bench.http_load", "--list", "builtin+ofac", "--seconds", "60"],
     ["bench.http_load", "--list", "builtin+ofac", "--seconds", "60", "--postgres"],
     ["bench.http_load", "--list", "synthetic", "--entries", "200000", "--seconds", "60", "--clients", "2"],
-    ["bench.bulk_speed"],
+    ["bench.bulk_speed"], ["bench.bulk_speed", "--distinct"],
 ]
 
 if __name__ == "__main__":

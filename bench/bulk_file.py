@@ -16,7 +16,8 @@ LISTED = ["Chen Quanguo", "Zhu Hai-lun", "陈全国", "HUO, Liu Jun", "Hikvision
           "Usama bin Ladin", "BANCO NACIONAL DE CUBA", "Xinjiang Public Security Bureau", "Gao Yan"]
 
 
-def rows(count: int, seed: int = 1) -> list[list[str]]:
+def rows(count: int, seed: int = 1, distinct: bool = False) -> list[list[str]]:
+    """`distinct`: ordinary customers also get a middle name, so nearly every name in the file is different."""
     rng = random.Random(seed)
     out = []
     for i in range(count):
@@ -36,15 +37,17 @@ def rows(count: int, seed: int = 1) -> list[list[str]]:
         else:
             given = rng.choice(WESTERN_GIVEN + SPANISH_GIVEN + ARABIC_GIVEN)
             family = rng.choice(WESTERN_FAMILY + SPANISH_FAMILY)
+            if distinct:
+                given += " " + rng.choice(WESTERN_GIVEN + SPANISH_GIVEN + ARABIC_GIVEN + WESTERN_FAMILY)
             out.append([f"C{i:06d}", f"{given.title()} {family.title()}", "person", rng.choice(["US", "GB", "MX"])])
     return out
 
 
-def write(path: Path, count: int, encoding: str = "utf-8", delimiter: str = ",") -> None:
+def write(path: Path, count: int, encoding: str = "utf-8", delimiter: str = ",", distinct: bool = False) -> None:
     with open(path, "w", newline="", encoding=encoding, errors="replace") as handle:
         writer = csv.writer(handle, delimiter=delimiter)
         writer.writerow(["customer_id", "name", "type", "country"])
-        writer.writerows(rows(count))
+        writer.writerows(rows(count, distinct=distinct))
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Bulk CSV speed against the built-in list plus the 7.4k-entry OFAC export (../shared): a 20,000-row customer file
 through the command line (both cores) and through the streamed endpoint of gunicorn (2 workers).
 
-    python -m bench.bulk_speed [--rows 20000]
+    python -m bench.bulk_speed [--rows 20000] [--distinct]
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ from .serving import gunicorn
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--distinct", action="store_true", help="nearly every name different (no repeats to reuse)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bulk.db"
         key, _ = prepare(url, "builtin+ofac", 0)
         source = Path(tmp) / "customers.csv"
-        write(source, args.rows)
-        distinct = len({(row[1], row[2] if len(row) > 2 else "") for row in rows(args.rows)})
+        write(source, args.rows, distinct=args.distinct)
+        distinct = len({(row[1], row[2] if len(row) > 2 else "") for row in rows(args.rows, distinct=args.distinct)})
         print(f"file: {args.rows:,} rows, {distinct:,} distinct (name, type) pairs")
         # The index cache starts empty: the first run after a list change builds the index (and saves it), later
         # runs load it. Both are reported.

@@ -186,12 +186,12 @@ class Matcher:
                     seen.add(key)
                     self.records.append(NameRecord(idx, name["name"], name.get("kind", "alias"), form))
         self._weights: dict[str, float] = {}
-        self._part_credits: dict[str, PartCredit] = {}  # a query-time memo (see _part_credit)
+        self._part_credits: dict[str | tuple[str, str], PartCredit] = {}  # a query-time memo (see _part_credit)
         self._part_credit_bytes = 0
         self._idf = self._frequency_factors()
         # Posting lists packed in one array (compressed sparse rows): key -> slot, and per slot a slice of record
         # ids with the share of each name's weight the key stands for. Retrieval adds them up with numpy instead of
-        # looping in Python, and the whole index pickles as a handful of arrays (see matching.cache).
+        # looping in Python, and the whole index pickles as a handful of arrays (see screening.snapshotcache).
         slots: dict[str, int] = {}
         key_slots: list[int] = []
         record_ids: list[int] = []
