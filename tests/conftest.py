@@ -22,17 +22,20 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 @pytest.fixture(scope="session", autouse=True)
-def index_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Built match indexes go to a temporary directory shared by the session (apps, the CLI, gunicorn children),
-    not to the repository's instance folder. Content-addressed, so sharing never serves a stale index."""
-    directory = tmp_path_factory.mktemp("index-cache")
-    previous = os.environ.get("SCREENING_INDEX_CACHE_DIR")
-    os.environ["SCREENING_INDEX_CACHE_DIR"] = str(directory)
-    yield directory
-    if previous is None:
-        os.environ.pop("SCREENING_INDEX_CACHE_DIR", None)
-    else:
-        os.environ["SCREENING_INDEX_CACHE_DIR"] = previous
+def service_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Built match indexes and job files go to temporary directories shared by the session (apps, the CLI, gunicorn
+    children), not to the repository's instance folder. Index files are content-addressed and job files named by
+    job id, so sharing never mixes two tests' data."""
+    home = tmp_path_factory.mktemp("service")
+    wanted = {"SCREENING_INDEX_CACHE_DIR": str(home / "index-cache"), "SCREENING_JOBS_DIR": str(home / "jobs")}
+    previous = {name: os.environ.get(name) for name in wanted}
+    os.environ.update(wanted)
+    yield home
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

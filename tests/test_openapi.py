@@ -23,7 +23,10 @@ from tests.conftest import make_app
 
 def _fuzzed_app() -> tuple[Flask, str]:
     """One app for the whole module (the schema is loaded when the module is collected)."""
-    app = make_app(f"sqlite:///{tempfile.mkdtemp(prefix='screening-fuzz-')}/fuzz.db")
+    # Built when the module is collected, before the session's fixtures: everything it writes goes to its own
+    # temporary directory, not the repository's instance folder.
+    home = tempfile.mkdtemp(prefix="screening-fuzz-")
+    app = make_app(f"sqlite:///{home}/fuzz.db", JOBS_DIR=f"{home}/jobs", INDEX_CACHE_DIR=f"{home}/index-cache")
     with app.extensions["db_sessionmaker"]() as session:
         store.publish_document(session, load_list_file(), actor="tests")
         key = create_key(session, role="admin", label="fuzz")
