@@ -103,13 +103,17 @@ def _load(path: Path) -> Content | None:
 
 
 def _save(content: Content, path: Path) -> None:
+    temporary: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", suffix=".pickle", delete=False) as handle:
+            temporary = handle.name
             pickle.dump(content, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(handle.name, path)
+        os.replace(temporary, path)
     except OSError as exc:
         log.warning("index cache %s not written (%s); the index is rebuilt at the next start", path, exc)
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)  # a disk that filled up keeps no half file
         return
     _prune(path.parent)
 

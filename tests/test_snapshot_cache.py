@@ -111,3 +111,13 @@ def test_a_restored_version_reuses_the_content_under_its_own_number(app: Flask, 
         snapshot = build_snapshot(session, restored, tmp_path)
     assert snapshot.version == restored, "the snapshot must carry the current version number, not the cached one"
     assert [m.entry_id for m in snapshot.matcher.screen("Gao Yan")[1]] == ["gao-yan"]
+
+
+def test_a_failed_write_leaves_no_half_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(snapshotcache.pickle, "dump", disk_full)
+    _, _, matcher = snapshotcache.load_or_build("f" * 64, _builder(ENTRIES, []), tmp_path)
+    assert _top(matcher, "Gao Yan")[0][0] == "gao-yan"
+    assert list(tmp_path.iterdir()) == [], list(tmp_path.iterdir())
