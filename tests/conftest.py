@@ -38,6 +38,16 @@ def service_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             os.environ[name] = value
 
 
+def refuse_index_builds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From here on, building a Matcher fails the test: what follows must load the index from the snapshot cache."""
+    from screening.matching import Matcher
+
+    def refuse(self: Matcher, entries: object) -> None:
+        raise AssertionError("the index was built although the snapshot cache holds it")
+
+    monkeypatch.setattr(Matcher, "__init__", refuse)
+
+
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[Cluster | None]:
     cluster = start_cluster()

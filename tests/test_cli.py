@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from screening.cli import main
+from tests.conftest import refuse_index_builds
 
 
 @pytest.fixture
@@ -86,12 +87,7 @@ def test_a_list_change_leaves_its_index_for_the_next_start(runner: CliRunner, tm
     assert result.exit_code == 0 and "index ready for list version 1" in result.output, result.output
     assert len(list(cache.glob("list-*.pickle"))) == 1, list(cache.iterdir())
 
-    from screening.matching import Matcher
-
-    def refuse(self: Matcher, entries: object) -> None:
-        raise AssertionError("the index was built again although the list change left it in the cache")
-
-    monkeypatch.setattr(Matcher, "__init__", refuse)
+    refuse_index_builds(monkeypatch)  # the list change left the index in the cache
     result = runner.invoke(main, ["screen", "Chen Quanguo"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["matches"][0]["entry_id"] == "chen-quanguo"

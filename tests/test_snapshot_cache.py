@@ -14,6 +14,7 @@ from screening import snapshotcache, store
 from screening.listfile import load_list_file
 from screening.liststate import build_snapshot
 from screening.matching import Matcher
+from tests.conftest import refuse_index_builds
 
 ENTRIES = {e.canonical()["id"]: e.canonical() for e in load_list_file().entries}
 
@@ -103,10 +104,7 @@ def test_a_restored_version_reuses_the_content_under_its_own_number(app: Flask, 
         restored = store.current_version(session)
     assert restored not in (None, first)
 
-    def refuse(self: Matcher, entries: object) -> None:
-        raise AssertionError("the index was built although the cache holds this content")
-
-    monkeypatch.setattr(Matcher, "__init__", refuse)
+    refuse_index_builds(monkeypatch)
     with sessions() as session:
         snapshot = build_snapshot(session, restored, tmp_path)
     assert snapshot.version == restored, "the snapshot must carry the current version number, not the cached one"
