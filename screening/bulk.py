@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import gc
 import io
 from collections import deque
 from dataclasses import dataclass, field
@@ -283,10 +282,7 @@ def parallel_chunks(screen: Callable[[list[Query]], list[Found]], processes: int
         return (lambda chunks: map(screen, chunks)), None
     import multiprocessing
 
-    _WORKER_SCREEN = screen
-    # The index's objects go to the collector's permanent generation: a child's first collections would otherwise
-    # walk them all, writing to every page the child shares with the parent (copy-on-write for the whole index).
-    gc.freeze()
+    _WORKER_SCREEN = screen  # the matcher was frozen out of the collector's way when loaded (collector_paused)
     pool = multiprocessing.get_context("fork").Pool(processes)
 
     def ordered(chunks: Iterable[list[Query]]) -> Iterator[list[Found]]:
