@@ -32,7 +32,7 @@ from .matching import Matcher
 log = logging.getLogger(__name__)
 
 KEEP_FILES = 4
-LIBRARIES = ("numpy", "opencc", "pypinyin", "pykakasi", "korean-romanizer", "unidecode", "rapidfuzz")
+LIBRARIES = ("numpy", "opencc", "pypinyin", "pykakasi", "korean-romanizer", "unidecode", "rapidfuzz", "nicknames")
 
 
 @lru_cache(maxsize=1)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .index import DEFAULT_THRESHOLD, EntryMatch, Matcher
-from .score import NameScore, score_forms
+from .score import NameScore, calibrate, score_forms
 from .text import NameForm, NameType, normalize_name
 
 __all__ = ["DEFAULT_THRESHOLD", "Comparison", "EntryMatch", "Matcher", "NameForm", "compare", "normalize_name"]
@@ -29,7 +29,7 @@ def compare(name_a: str, name_b: str, type: NameType = "any", threshold: float =
     query = normalize_name(name_a, type)
     listed = normalize_name(name_b, type)
     result: NameScore = score_forms(query, listed, is_person=type == "person")
-    score = round(min(1.0, max(0.0, result.score)), 3)
+    score = round(calibrate(result.score), 3)
     explanation = result.explanation()
     explanation.update({"query_normalized": query.normalized, "list_normalized": listed.normalized,
                         "score": score})

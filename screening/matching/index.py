@@ -1,34 +1,33 @@
-"""The matcher over a whole list: an index for candidate retrieval, scoring, and entry-level adjustments.
+"""The matcher over a whole list: candidate retrieval with a true upper bound, scoring, entry-level adjustments.
 
-Retrieval does not score every name for every query: names are indexed by their parts, by character trigrams of
-their parts (typos) and by Han characters; the best-sharing names are scored. Small lists are scored whole.
+Retrieval never loses a match. Each query part (and adjacent parts written as one) finds in the list's vocabulary
+every part it could be aligned with and the similarity it would get (vocabulary.py: exact, not estimated). From
+that, for every list name at once (numpy), an upper bound of the score the scorer can give it (retrieval_bound);
+names are scored best bound first, and scoring stops when the next bound cannot reach the threshold, or cannot
+beat the `limit`-th best result found. Lists under SCORE_ALL_BELOW names are scored whole.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
-from .phonetic import skeleton
-from .score import NameScore, score_forms
-from .text import NameForm, NameType, normalize_name
+from .score import (ACRONYM_SCORE, CONTRADICTION_WEIGHT, MIN_LEFTOVER_SHARE,
+                    PERSON_SUBSTITUTION_FACTOR, SUBSTITUTION_COST, NameScore, calibrate, raw_score_for,
+                    score_forms)
+from .text import CROSS_SCRIPT_MODE, NameForm, NameType, normalize_name
 from .vocab import base_weight
+from .vocabulary import Vocabulary
 
 DEFAULT_THRESHOLD = 0.80
 SCORE_ALL_BELOW = 400  # names; below this, scoring everything is cheaper than retrieval
-CANDIDATES_PER_QUERY = 300
-EVIDENCE_MARGIN = 0.35  # a name is scored only when partners hold (threshold - this) of the query's weight
-ESTIMATE_MARGIN = 0.1  # ... and its optimistic score estimate is at least (threshold - this)
-OPTIMISTIC_OMISSION_COST = 0.4  # the lowest share an omitted list part costs in the scorer
-GRAM_SHARE_FOR_CREDIT = 0.5  # a part sharing this share of its trigrams with a name (2 edits, merges) counts
-GRAM_CREDIT = 0.7  # ... as this times the share
-NEAR_CREDIT = 0.9  # one edit away, or the same sound
-CONSONANT_KEY_LENGTH = 6  # parts this long are also found by their consonants alone
-PART_CREDITS_BYTES = 64 * 2**20  # query parts' credits remembered, in bytes of arrays (a few hundred bytes each)
+RELATED_MEMO_SIZE = 50_000  # query units whose related vocabulary is remembered (customers' names repeat parts)
+MAX_BONUS = {"birth_date": 0.05, "country": 0.03}  # the most an adjustment can add (Matcher._adjust)
 
 
 @dataclass(frozen=True)
@@ -55,85 +54,20 @@ class EntryMatch:
     matched_name: str
     name_score: NameScore
     adjustments: list[dict[str, Any]] = field(default_factory=list)
+    same_legal_form: bool = False
 
     def explanation(self, query: NameForm) -> dict[str, Any]:
         out = self.name_score.explanation()
         out["query_normalized"] = query.normalized
         out["matched_name"] = self.matched_name
+        out["name_score"] = round(calibrate(self.name_score.score), 3)
         out["adjustments"] = out["adjustments"] + self.adjustments
         out["score"] = round(self.score, 3)
         return out
 
-
-def _grams(token: str) -> set[str]:
-    padded = f"^{token}$"
-    return {padded[i:i + 3] for i in range(len(padded) - 2)}
-
-
-def _deletions(token: str) -> set[str]:
-    """The part with one letter left out, each way (and itself): two parts one edit apart (a substitution, an
-    insertion, a transposition) share one of these, so a single typo is always retrieved (SymSpell's idea)."""
-    if len(token) < 4:
-        return set()
-    return {token} | {token[:i] + token[i + 1:] for i in range(len(token))}
-
-
-def _index_keys(form: NameForm, weigh: Callable[[str], float]) -> dict[str, float]:
-    """What a list name is found by, each with the share of the name's weight that the key stands for: its parts
-    (t:), their trigrams (g:), their sound (s:), the part one letter short (d:), Han characters (h:), acronyms, and
-    a one-word name as a possible acronym (a:)."""
-    keys: dict[str, float] = {}
-
-    def add(key: str, share: float) -> None:
-        keys[key] = max(keys.get(key, 0.0), share)
-
-    for tokens in (form.tokens, *form.alternatives):
-        total = sum(max(weigh(t), 0.05) for t in tokens) or 1.0
-        for token in tokens:
-            share = max(weigh(token), 0.05) / total
-            for key in (*_strong_keys(token), *("g:" + g for g in _grams(token))):
-                add(key, share)
-        # Adjacent parts joined, for queries that write as one word what the list writes apart ("Jong Un" /
-        # "Jongun", "ALFA BANK" / "Alfa-Bank").
-        for left, right in zip(tokens, tokens[1:]):
-            share = (max(weigh(left), 0.05) + max(weigh(right), 0.05)) / total
-            add("t:" + left + right, share)
-    for char in form.han or "":
-        add("h:" + char, 1.0)
-    for acronym in form.acronyms:
-        add("t:" + acronym, 1.0)
-    if len(form.tokens) == 1:  # a name of one word may be the initials of a query's words (the scorer's acronym rule)
-        add("a:" + form.tokens[0], 1.0)
-    return keys
-
-
-def _sides(left: str, right: str) -> tuple[set[str], set[str]]:
-    """The trigrams of `left + right` (padded) that hold a letter of `left`, and those that hold one of `right`."""
-    padded = f"^{left}{right}$"
-    joint = len(left)  # padded[1:joint + 1] is `left`
-    grams = [(i, padded[i:i + 3]) for i in range(len(padded) - 2)]
-    return {g for i, g in grams if i <= joint}, {g for i, g in grams if i >= joint - 1}
-
-
-def _joined(tokens: tuple[str, ...], i: int) -> str | tuple[str, str]:
-    """How parts i and i + 1 of a query reading are looked up written as one word. When they are the whole reading:
-    as a pair, whose trigram credit needs each side's own trigrams. With three parts or more: as one word, credited on
-    its trigrams overall, since the scorer then also compares given names joined ("hafizmuhammad" against
-    "hasanmuhammad"), which those stand for."""
-    return (tokens[i], tokens[i + 1]) if len(tokens) == 2 else tokens[i] + tokens[i + 1]
-
-
-def _readings(query: NameForm) -> list[tuple[str, ...]]:
-    return [tokens for tokens in (query.tokens, *query.alternatives) if tokens]
-
-
-def _strong_keys(token: str) -> list[str]:
-    """Keys that mean a part has a partner: the same part (first), one edit away, the same sound, or for a long part
-    the same consonants (two vowels changed, "Castillo" / "Costilla": trigrams miss it, the scorer does not)."""
-    keys = ["t:" + token, "s:" + skeleton(token), *("d:" + v for v in _deletions(token))]
-    if len(token) >= CONSONANT_KEY_LENGTH:
-        keys.append("c:" + skeleton(token, False))
-    return keys
+    def rank_key(self) -> tuple[float, bool, bool, str]:
+        """Best first; among equal scores the name with the same order and legal form as the query."""
+        return (-self.score, not self.name_score.same_order, not self.same_legal_form, self.entry_id)
 
 
 def _type_allows(query_type: str, entry_type: str) -> bool:
@@ -152,16 +86,54 @@ def date_agreement(query: str, listed: str) -> bool | None:
     return query[:common] == listed[:common]
 
 
-@dataclass(frozen=True)
-class PartCredit:
-    """Where one query part finds partners in the list: the record ids (ascending), the part's credit for each (1
-    for the same part, NEAR_CREDIT one edit away or sounding the same, else GRAM_CREDIT times the share of its
-    trigrams the name holds, when at least GRAM_SHARE_FOR_CREDIT), and the share of the name's weight that the
-    partner covers (times the credit)."""
+def _group(script: str) -> str:
+    """The vocabulary group of a reading's script: scripts compared with Latin as Latin are one group."""
+    return script if script in CROSS_SCRIPT_MODE else "plain"
 
-    ids: np.ndarray
-    credit: np.ndarray
-    cover: np.ndarray
+
+def readings(form: NameForm) -> list[tuple[tuple[str, ...], str]]:
+    """Every reading the scorer may compare, with its vocabulary group: the tokens, the alternatives, a Western
+    name's sound in Han characters, and the characters of a Han name."""
+    group = _group(form.script)
+    out = [(form.tokens, group)] if form.tokens else []
+    # The Japanese reading of a Han name is Latin (score._alternative_mode); Korean surname spellings stay Hangul.
+    out += [(tokens, "plain" if form.script == "Hani" else group) for tokens in form.alternatives if tokens]
+    out += [(tokens, "sounds") for tokens in form.sound_readings]
+    if form.han and form.han_tokens and len(form.han_tokens) == len(form.tokens):
+        out.append((form.han_tokens, "han"))
+    return out
+
+
+# What a unit is, as a bit: a part (PART), adjacent parts joined to meet a part of the other name (PAIR: two of a
+# list name's, up to three of a query's), a person's two given names joined (GIVEN), the whole name run together
+# (WHOLE), and the only part of a one-part name (ALONE). The scorer aligns only some kinds with each other
+# (score._token_score); a query unit of one kind meets list units of the kinds in MEETS.
+PART, PAIR, GIVEN, WHOLE, ALONE = 1, 2, 4, 8, 16
+MEETS = {PART: PART | GIVEN | ALONE, PAIR: 0, GIVEN: GIVEN | PART | ALONE, WHOLE: ALONE,
+         ALONE: PART | GIVEN | WHOLE | ALONE}
+# ... and where parts are joined to meet a single part (score._merge_to_match), only if they are the same or of a
+# length within two letters, six letters or more.
+MERGES = {PART: PAIR, PAIR: PART | ALONE, GIVEN: 0, WHOLE: 0, ALONE: PAIR}
+
+
+def _mergeable(single: str, joined: str) -> bool:
+    return single == joined or (len(single) >= 6 and abs(len(single) - len(joined)) <= 2)
+
+
+def units(tokens: tuple[str, ...], query: bool, group: str, person: bool = True) -> list[tuple[int, int, int]]:
+    """The spans of a reading the scorer may align as one unit, with their kind. Han characters are aligned one by
+    one (score._han_score)."""
+    n = len(tokens)
+    spans = [(i, i + 1, ALONE if n == 1 else PART) for i in range(n)]
+    if group == "han":
+        return spans
+    for width in (2, 3) if query else (2,):
+        spans += [(i, i + width, PAIR) for i in range(n - width + 1)]
+    if n == 3 and person:
+        spans.append((1, 3, GIVEN))
+    if n >= 2:
+        spans.append((0, n, WHOLE))
+    return spans
 
 
 class Matcher:
@@ -186,40 +158,58 @@ class Matcher:
                     seen.add(key)
                     self.records.append(NameRecord(idx, name["name"], name.get("kind", "alias"), form))
         self._weights: dict[str, float] = {}
-        self._part_credits: dict[str | tuple[str, str], PartCredit] = {}  # a query-time memo (see _part_credit)
-        self._part_credit_bytes = 0
         self._idf = self._frequency_factors()
-        # Posting lists packed in one array (compressed sparse rows): key -> slot, and per slot a slice of record
-        # ids with the share of each name's weight the key stands for. Retrieval adds them up with numpy instead of
-        # looping in Python, and the whole index pickles as a handful of arrays (see screening.snapshotcache).
-        slots: dict[str, int] = {}
-        key_slots: list[int] = []
-        record_ids: list[int] = []
-        key_shares: list[float] = []
-        self._name_weight = np.zeros(len(self.records), dtype=np.float32)
-        self._top_share = np.zeros(len(self.records), dtype=np.float32)
-        for rid, record in enumerate(self.records):
-            self._name_weight[rid] = sum(max(self.weigh(t), 0.05) for t in record.form.tokens)
-            keys = _index_keys(record.form, self.weigh)
-            self._top_share[rid] = max(keys.values(), default=0.0)
-            for key, share in keys.items():
-                key_slots.append(slots.setdefault(key, len(slots)))
-                record_ids.append(rid)
-                key_shares.append(share)
-        order = np.argsort(np.asarray(key_slots, dtype=np.int32), kind="stable")  # record ids stay ascending
-        self._slots = slots
-        self._offsets = np.zeros(len(slots) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(np.asarray(key_slots, dtype=np.int64), minlength=len(slots)), out=self._offsets[1:])
-        self._posting_ids = np.asarray(record_ids, dtype=np.int32)[order]
-        self._posting_shares = np.asarray(key_shares, dtype=np.float32)[order]
+        self._related_memo: dict[tuple[str, str, bool], list[tuple[int, float]]] = {}
+        self._build_index()
 
-    def _posting(self, key: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """The record ids holding this key, and the share of each one's weight it stands for (or None)."""
-        slot = self._slots.get(key)
-        if slot is None:
-            return None
-        start, end = self._offsets[slot], self._offsets[slot + 1]
-        return self._posting_ids[start:end], self._posting_shares[start:end]
+    def _build_index(self) -> None:
+        """The vocabulary, and per unit the list names holding it with its weight there (compressed sparse rows)."""
+        count = len(self.records)
+        self.vocabulary = Vocabulary()
+        vids: list[int] = []
+        rids: list[int] = []
+        weights: list[float] = []
+        kinds: list[int] = []
+        self._w_min = np.zeros(count, dtype=np.float32)  # the lightest reading's weight (distinct parts)
+        self._w_max = np.zeros(count, dtype=np.float32)
+        self._top_part = np.zeros(count, dtype=np.float32)  # the heaviest part (what a query initial may meet)
+        self._person = np.zeros(count, dtype=bool)
+        self._acronyms: dict[str, list[int]] = defaultdict(list)
+        self._one_word: dict[str, list[int]] = defaultdict(list)
+        self._han: dict[str, list[int]] = defaultdict(list)
+        for rid, record in enumerate(self.records):
+            form = record.form
+            self._person[rid] = self.entries[record.entry_idx].type == "person"
+            totals = []
+            for tokens, group in readings(form):
+                token_weights = self._reading_weights(form, tokens, group)
+                totals.append(sum(dict(zip(tokens, token_weights)).values()))
+                self._top_part[rid] = max(self._top_part[rid], max(token_weights))
+                for start, end, kind in units(tokens, False, group, bool(self._person[rid])):
+                    vids.append(self.vocabulary.add("".join(tokens[start:end]), group, end - start > 1))
+                    rids.append(rid)
+                    weights.append(sum(token_weights[start:end]))
+                    kinds.append(kind)
+            self._w_min[rid], self._w_max[rid] = min(totals), max(totals)
+            for acronym in form.acronyms:
+                self._acronyms[acronym].append(rid)
+            if len(form.tokens) == 1:
+                self._one_word[form.tokens[0]].append(rid)
+            if form.han:
+                self._han[form.han].append(rid)
+        self.vocabulary.freeze()
+        order = np.lexsort((np.asarray(rids, dtype=np.int32), np.asarray(vids, dtype=np.int32)))
+        vid_array = np.asarray(vids, dtype=np.int64)[order]
+        self._offsets = np.zeros(len(self.vocabulary) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(vid_array, minlength=len(self.vocabulary)), out=self._offsets[1:])
+        self._posting_rids = np.asarray(rids, dtype=np.int32)[order]
+        self._posting_weights = np.asarray(weights, dtype=np.float32)[order]
+        self._posting_kinds = np.asarray(kinds, dtype=np.uint8)[order]
+        self._acronyms, self._one_word, self._han = dict(self._acronyms), dict(self._one_word), dict(self._han)
+
+    def _reading_weights(self, form: NameForm, tokens: tuple[str, ...], group: str) -> list[float]:
+        # A Han name's characters weigh what their readings weigh (score._han_score aligns the readings).
+        return [self.weigh(t) for t in (form.tokens if group == "han" else tokens)]
 
     def _frequency_factors(self) -> dict[str, float]:
         """Lower the weight of parts that are frequent in this list (only meaningful for larger lists)."""
@@ -243,152 +233,175 @@ class Matcher:
             weight = self._weights[token] = base_weight(token) * self._idf.get(token, 1.0)
         return weight
 
-    def candidates(self, query: NameForm, threshold: float = DEFAULT_THRESHOLD) -> list[int]:
-        """Record ids worth scoring for this query at this threshold.
-
-        Each query part finds the names holding it exactly, one edit away, sounding the same or sharing most of its
-        trigrams (PartCredit). From that evidence, on both sides (how much of the query's weight and of each name's
-        weight found a partner), an optimistic estimate of the score a full alignment could reach is computed for
-        every name at once; names well below the threshold are not scored. Credits are at least the similarities the
-        scorer will find, so the estimate errs high. The arithmetic runs over the names credited for some part (a
-        name with no credit has no evidence, and its estimate is 0).
-        """
-        if len(self.records) <= SCORE_ALL_BELOW:
-            return list(range(len(self.records)))
-        readings = _readings(query)
-        parts: set[str | tuple[str, str]] = {t for tokens in readings for t in tokens}
-        parts |= {_joined(tokens, i) for tokens in readings for i in range(len(tokens) - 1)}
-        part_credits = {part: self._part_credit(part) for part in parts}
-        acronyms = [p[0] for p in (self._posting("a:" + a) for a in query.acronyms) if p is not None]
-        han = [p[0] for p in (self._posting("h:" + c) for c in set(query.han or "")) if p is not None]
-        found = [*acronyms, *han, *(c.ids for c in part_credits.values() if len(c.ids))]
-        if not found:
-            return []
-        marked = np.zeros(len(self.records), dtype=bool)
-        for ids in found:
-            marked[ids] = True
-        support = np.flatnonzero(marked)
-        local = np.empty(len(self.records), dtype=np.int32)  # record id -> its position in `support`
-        local[support] = np.arange(len(support), dtype=np.int32)
-        size = len(support)
-        dense: dict[str | tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
-        for part, part_credit in part_credits.items():
-            credit, cover = np.zeros(size, dtype=np.float32), np.zeros(size, dtype=np.float32)
-            at = local[part_credit.ids]
-            credit[at], cover[at] = part_credit.credit, part_credit.cover
-            dense[part] = credit, cover
-        name_weight = self._name_weight[support]
-        estimate = np.zeros(size, dtype=np.float32)
-        for tokens in readings:
-            credits, covers = [dense[t][0] for t in tokens], [dense[t][1] for t in tokens]
-            # Parts written apart that the list writes as one ("e taiba" / "etayyiba", "nasr allah"): the joined
-            # pair's evidence counts for both of its parts.
-            for i in range(len(tokens) - 1):
-                joined, joined_cover = dense[_joined(tokens, i)]
-                for k in (i, i + 1):
-                    credits[k] = np.maximum(credits[k], joined)
-                    covers[k] = np.maximum(covers[k], joined_cover)
-            weights = [max(self.weigh(token), 0.05) for token in tokens]
-            query_weight = sum(weights)
-            matched_query = sum((w * c for w, c in zip(weights, credits)), np.zeros(size, dtype=np.float32))
-            list_cover = np.minimum(sum(covers, np.zeros(size, dtype=np.float32)), 1.0)
-            matched_list = name_weight * list_cover
-            unmatched_list = name_weight - matched_list
-            reading = (matched_query + matched_list) / (
-                query_weight + matched_list + OPTIMISTIC_OMISSION_COST * unmatched_list)
-            # A name must also hold partners for enough of the query itself.
-            reading[matched_query < (threshold - EVIDENCE_MARGIN) * query_weight] = 0.0
-            estimate = np.maximum(estimate, reading)
-        for ids in acronyms:  # "Islamic Revolutionary Guard Corps" finds a list name "IRGC"
-            estimate[local[ids]] = 1.0
-        for ids in han:  # Han characters in common: scored, the romanized parts decide
-            estimate[local[ids]] = np.maximum(estimate[local[ids]], threshold)
-        hit = np.flatnonzero(estimate >= threshold - ESTIMATE_MARGIN)
-        if len(hit) > CANDIDATES_PER_QUERY:
-            hit = hit[np.argpartition(estimate[hit], -CANDIDATES_PER_QUERY)[-CANDIDATES_PER_QUERY:]]
-        return support[hit].tolist()
-
-    def _part_credit(self, part: str | tuple[str, str]) -> PartCredit:
-        """The part's PartCredit, remembered: customers' names repeat their parts (John, Smith, Mohammed).
-
-        Two adjacent query parts joined, `(left, right)`, are looked up as one word; their trigram credit then needs
-        GRAM_SHARE_FOR_CREDIT of the trigrams on each side of the joint, not only overall: the grams of "rodriguez"
-        alone do not make a name a partner of "jamal rodriguez" written as one.
-        """
-        cached = self._part_credits.get(part)
-        if cached is not None:
-            return cached
-        word = part if isinstance(part, str) else part[0] + part[1]
-        ids, credit = self._gram_credit(word, None if isinstance(part, str) else _sides(part[0], part[1]))
-        # Which of the name's parts shares the trigrams is not known: the largest is assumed.
-        id_runs, credit_runs, cover_runs = [ids], [credit], [credit * self._top_share[ids]]
-        for keys, level in ((_strong_keys(word)[1:], NEAR_CREDIT), (["t:" + word], 1.0)):
-            for key in keys:
-                if (posting := self._posting(key)) is not None:
-                    id_runs.append(posting[0])
-                    credit_runs.append(np.full(len(posting[0]), level, dtype=np.float32))
-                    cover_runs.append(level * posting[1])
-        if len(id_runs) > 1:  # a name found several ways keeps its best credit and its best cover
-            ids, inverse = np.unique(np.concatenate(id_runs), return_inverse=True)
-            credit, cover = np.zeros(len(ids), dtype=np.float32), np.zeros(len(ids), dtype=np.float32)
-            np.maximum.at(credit, inverse, np.concatenate(credit_runs))
-            np.maximum.at(cover, inverse, np.concatenate(cover_runs))
-        else:
-            cover = cover_runs[0]
-        result = PartCredit(ids.astype(np.int32), credit.astype(np.float32), cover.astype(np.float32))
-        size = result.ids.nbytes + result.credit.nbytes + result.cover.nbytes + 200
-        if self._part_credit_bytes + size > PART_CREDITS_BYTES:
-            self._part_credits.clear()
-            self._part_credit_bytes = 0
-        self._part_credits[part] = result
-        self._part_credit_bytes += size
-        return result
-
-    def _gram_credit(self, word: str, sides: tuple[set[str], set[str]] | None) -> tuple[np.ndarray, np.ndarray]:
-        """Names holding at least GRAM_SHARE_FOR_CREDIT of the word's trigrams (and of each side's, for a joined
-        pair), and their credit, GRAM_CREDIT times the share held. Counted over the whole list in one pass: that
-        measured faster than sorting the postings, at 18,000 names and at 220,000 alike."""
-        grams = _grams(word)
-        found = [(gram, posting[0]) for gram in grams if (posting := self._posting("g:" + gram)) is not None]
-        if not found:
-            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
-        counts = np.bincount(np.concatenate([ids for _, ids in found]), minlength=len(self.records))
-        ids = np.flatnonzero(counts >= GRAM_SHARE_FOR_CREDIT * len(grams)).astype(np.int32)
-        for side in sides or ():
-            held = [ids_ for gram, ids_ in found if gram in side]
-            if not held:
-                return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
-            side_counts = np.bincount(np.concatenate(held), minlength=len(self.records))
-            ids = ids[side_counts[ids] >= GRAM_SHARE_FOR_CREDIT * len(side)]
-        return ids, GRAM_CREDIT * (counts[ids].astype(np.float32) / len(grams))
-
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_part_credits"], state["_part_credit_bytes"] = {}, 0  # a query-time memo, not part of the index
+        state["_related_memo"] = {}  # a query-time memo, not part of the index
         return state
+
+    def _related(self, text: str, group: str, joined: bool) -> list[tuple[int, float]]:
+        key = (text, group, joined)
+        found = self._related_memo.get(key)
+        if found is None:
+            if len(self._related_memo) >= RELATED_MEMO_SIZE:
+                self._related_memo.clear()
+            found = self._related_memo[key] = self.vocabulary.related(text, group, joined)
+        return found
+
+    def _unit_credit(self, text: str, group: str, kind: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The list names where a query unit finds a partner of a kind it may be aligned with (with repeats when
+        it finds several there), the similarity there, and the partner's weight."""
+        related = self._related(text, group, kind not in (PART, ALONE))
+        if not related:
+            empty = np.zeros(0, dtype=np.float32)
+            return np.zeros(0, dtype=np.int32), empty, empty
+        slices = [(self._offsets[v], self._offsets[v + 1], sim,
+                   MEETS[kind] | (MERGES[kind] if _mergeable(*((self.vocabulary.texts[v], text) if kind == PAIR
+                                                               else (text, self.vocabulary.texts[v]))) else 0))
+                  for v, sim in related]
+        lengths = [b - a for a, b, _, _ in slices]
+        ids = np.concatenate([self._posting_rids[a:b] for a, b, _, _ in slices])
+        heavy = np.concatenate([self._posting_weights[a:b] for a, b, _, _ in slices])
+        sims = np.repeat(np.asarray([sim for _, _, sim, _ in slices], dtype=np.float32), lengths)
+        meets = np.repeat(np.asarray([mask for _, _, _, mask in slices], dtype=np.uint8), lengths)
+        allowed = (np.concatenate([self._posting_kinds[a:b] for a, b, _, _ in slices]) & meets) > 0
+        return ids[allowed], sims[allowed], heavy[allowed]
+
+    def retrieval_bound(self, query: NameForm) -> tuple[np.ndarray, np.ndarray]:
+        """List names that could score anything for this query, and an upper bound of each one's raw score.
+
+        For a reading of the query with parts of weight w_k, a name gets credit c_k for part k: the best similarity
+        of k (or of a unit of joined parts holding k) with any of its units. With A = sum c_k w_k and B = sum w_k over
+        credited parts, U the uncredited query weight, X at most the weight of the name's units the query's units
+        can meet and W its (lightest reading's) weight, the scorer's score is at most
+            (A + X) / (B + X + m * U + m * (W - X))
+        where m is the least share a part left over costs (score.MIN_LEFTOVER_SHARE): every credited part aligned
+        at its credit is the best case, since a credit is at least 0.7 and an aligned part costs no more than
+        (1 - m) of its weight. When both U and W - X exceed score.CONTRADICTION_WEIGHT, the names contradict each
+        other whatever the alignment: each part left over costs at least SUBSTITUTION_COST (or its weight), and a
+        person's score is multiplied by PERSON_SUBSTITUTION_FACTOR. Acronyms and identical Han names are bounded
+        by what the scorer gives them.
+        """
+        found_units = []
+        for tokens, group in readings(query):
+            weights = self._reading_weights(query, tokens, group)
+            for start, end, kind in units(tokens, True, group):
+                if end - start == 1 and len(tokens[start]) == 1 and group != "han":
+                    continue  # an initial: assumed to meet every name (below), never a reason to score one
+                ids, sims, heavy = self._unit_credit("".join(tokens[start:end]), group, kind)
+                if len(ids):
+                    found_units.append((tokens, weights, start, end, ids, sims, heavy))
+        forced: dict[int, float] = {}
+        for rid in self._han.get(query.han or "", ()):
+            forced[rid] = 1.0
+        if len(query.tokens) == 1:
+            for rid in self._acronyms.get(query.tokens[0], ()):
+                forced[rid] = max(forced.get(rid, 0.0), ACRONYM_SCORE)
+        for acronym in query.acronyms:
+            for rid in self._one_word.get(acronym, ()):
+                forced[rid] = max(forced.get(rid, 0.0), ACRONYM_SCORE)
+        if not found_units and not forced:
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
+        support = np.unique(np.concatenate([u[4] for u in found_units] + [np.asarray(list(forced), dtype=np.int32)]))
+        local = np.empty(len(self.records), dtype=np.int32)
+        local[support] = np.arange(len(support), dtype=np.int32)
+        size = len(support)
+        bound = np.zeros(size, dtype=np.float32)
+        w_min, w_max = self._w_min[support], self._w_max[support]
+        person = self._person[support]
+        for tokens, group in readings(query):
+            weights = self._reading_weights(query, tokens, group)
+            credit = np.zeros((len(tokens), size), dtype=np.float32)
+            # reach[k]: the heaviest list unit a query unit holding part k can meet. Units aligned are disjoint
+            # and each weighs no more than the reach of any of its parts, so the matched list weight is at most
+            # the sum of the parts' reaches.
+            reach = np.zeros((len(tokens), size), dtype=np.float32)
+            for k, token in enumerate(tokens):
+                if len(token) == 1 and group != "han":  # an initial, or the same letter alone
+                    credit[k] = 1.0
+                    reach[k] = self._top_part[support]
+            for unit_tokens, _, start, end, ids, sims, heavy in found_units:
+                if unit_tokens is not tokens:
+                    continue
+                at = local[ids]
+                best_sim = np.zeros(size, dtype=np.float32)
+                np.maximum.at(best_sim, at, sims)
+                best_weight = np.zeros(size, dtype=np.float32)
+                np.maximum.at(best_weight, at, heavy)
+                for k in range(start, end):
+                    np.maximum(credit[k], best_sim, out=credit[k])
+                    np.maximum(reach[k], best_weight, out=reach[k])
+            weight = np.asarray(weights, dtype=np.float32)[:, None]
+            gained = (credit * weight).sum(axis=0)
+            aligned = ((credit > 0) * weight).sum(axis=0)
+            # Each distinct part left without credit counts once (a repeated part costs nothing once its twin met).
+            distinct = {t: k for k, t in enumerate(tokens)}
+            uncredited = np.zeros(size, dtype=np.float32)
+            substituted = np.zeros(size, dtype=np.float32)
+            for token, k in distinct.items():
+                missing = credit[k] == 0
+                uncredited += missing * weights[k]
+                substituted += missing * max(weights[k], SUBSTITUTION_COST)
+            matched_list = np.minimum(reach.sum(axis=0), w_max)
+            left_list = np.maximum(w_min - matched_list, 0.0)
+            omission = (gained + matched_list) / np.maximum(
+                aligned + matched_list + MIN_LEFTOVER_SHARE * (uncredited + left_list), 1e-9)
+            contradiction = (gained + matched_list) / np.maximum(
+                aligned + matched_list + substituted + left_list, 1e-9)
+            contradiction *= np.where(person, PERSON_SUBSTITUTION_FACTOR, 1.0)
+            certain = (uncredited > CONTRADICTION_WEIGHT) & (left_list > CONTRADICTION_WEIGHT)
+            bound = np.maximum(bound, np.where(certain, contradiction, omission))
+        for rid, value in forced.items():
+            bound[local[rid]] = max(bound[local[rid]], value)
+        return support, np.minimum(bound, 1.0)
+
+    def candidates(self, query: NameForm, threshold: float = DEFAULT_THRESHOLD) -> list[int]:
+        """Record ids that could reach this (calibrated) threshold, best bound first."""
+        if len(self.records) <= SCORE_ALL_BELOW:
+            return list(range(len(self.records)))
+        support, bound = self.retrieval_bound(query)
+        keep = bound >= raw_score_for(threshold) - 1e-6
+        order = np.argsort(-bound[keep], kind="stable")
+        return support[keep][order].tolist()
 
     def screen(self, name: str, *, type: NameType = "any", threshold: float | None = None, limit: int = 10,
                birth_date: str | None = None, country: str | None = None) -> tuple[NameForm, list[EntryMatch]]:
-        """Best match per entry, scored and adjusted, at or above the threshold, best first."""
+        """Best match per entry, scored and adjusted, at or above the threshold, best first (at most `limit`)."""
         threshold = DEFAULT_THRESHOLD if threshold is None else threshold
         query = normalize_name(name, type)
+        if type == "any" and query.legal_form:
+            type = "organization"  # a name with a legal form (Co., Ltd., LLC, GmbH) is not a person's
+        bonus = (MAX_BONUS["birth_date"] if birth_date else 0.0) + (MAX_BONUS["country"] if country else 0.0)
+        if len(self.records) <= SCORE_ALL_BELOW:
+            ordered = [(rid, 1.0) for rid in range(len(self.records))]
+        else:
+            support, bound = self.retrieval_bound(query)
+            keep = bound >= raw_score_for(max(0.0, threshold - bonus - 0.0005)) - 1e-6
+            if type != "any":  # _type_allows, for every name at once
+                keep &= self._person[support] == (type == "person")
+            order = np.argsort(-bound[keep], kind="stable")
+            ordered = list(zip(support[keep][order].tolist(), bound[keep][order].tolist()))
         best: dict[int, EntryMatch] = {}
-        for rid in self.candidates(query, threshold):
+        limit_score = -1.0  # the limit-th best score at or above the threshold so far (-1 while fewer)
+        for rid, upper in ordered:
+            # Reported scores are rounded to three decimals: a name may gain half a thousandth from it.
+            if calibrate(upper) + bonus + 0.0005 < limit_score:
+                break  # no name left can beat the limit-th result (ties are still scored, for their order)
             record = self.records[rid]
             info = self.entries[record.entry_idx]
             if not _type_allows(type, info.type):
                 continue
             result = score_forms(query, record.form, is_person=info.type == "person", weigh=self.weigh,
                                  weak=record.kind == "weak")
+            match = EntryMatch(info.id, calibrate(result.score), record.name, result,
+                               same_legal_form=record.form.legal_form == query.legal_form)
+            self._adjust(match, info, birth_date, country)
             current = best.get(record.entry_idx)
-            if current is None or result.score > current.score:
-                best[record.entry_idx] = EntryMatch(info.id, result.score, record.name, result)
-        matches = []
-        for entry_idx, match in best.items():
-            self._adjust(match, self.entries[entry_idx], birth_date, country)
-            if match.score >= threshold:
-                matches.append(match)
-        matches.sort(key=lambda m: (-m.score, m.entry_id))
+            if current is None or match.rank_key() < current.rank_key():
+                best[record.entry_idx] = match
+                if match.score >= max(threshold, limit_score):
+                    top = heapq.nlargest(limit, (m.score for m in best.values() if m.score >= threshold))
+                    limit_score = top[-1] if len(top) >= limit else -1.0
+        matches = sorted((m for m in best.values() if m.score >= threshold), key=EntryMatch.rank_key)
         return query, matches[:limit]
 
     @staticmethod
@@ -397,7 +410,7 @@ class Matcher:
         if birth_date and info.birth_dates:
             agreements = [date_agreement(birth_date, d) for d in info.birth_dates]
             if any(a is True for a in agreements):
-                delta = 0.05
+                delta = MAX_BONUS["birth_date"]
                 reason = "birth date agrees with the list"
             else:
                 delta = -0.15
@@ -406,7 +419,7 @@ class Matcher:
             match.score += delta
         if country and info.countries:
             if country.upper() in info.countries:
-                delta, reason = 0.03, f"country {country.upper()} is one of the entry's"
+                delta, reason = MAX_BONUS["country"], f"country {country.upper()} is one of the entry's"
             else:
                 delta, reason = -0.08, f"country {country.upper()} is not one of " + ", ".join(sorted(info.countries))
             match.adjustments.append({"reason": reason, "delta": delta})

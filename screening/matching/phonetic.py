@@ -51,12 +51,17 @@ def _pinyin_syllables() -> frozenset[str]:
         for reading in readings.split(","):
             plain = "".join(c for c in unicodedata.normalize("NFD", reading) if not unicodedata.combining(c))
             syllables.add(plain.replace("ü", "v").lower())
-    return frozenset(s for s in syllables if s.isascii() and s.isalpha())
+    # Interjections written without a vowel (n, ng, hm) would let any consonant pass for a syllable.
+    return frozenset(s for s in syllables if s.isascii() and s.isalpha() and any(v in s for v in "aeiouv"))
+
+
+def is_pinyin_syllable(token: str) -> bool:
+    return token in _pinyin_syllables()
 
 
 @lru_cache(maxsize=200_000)
-def is_pinyin(token: str) -> bool:
-    """True when the part splits into one to four pinyin syllables (a Chinese name part written in pinyin)."""
+def pinyin_syllable_count(token: str) -> int:
+    """The fewest pinyin syllables the part splits into (0 when it does not split into pinyin at all)."""
     syllables = _pinyin_syllables()
     n = len(token)
     reachable = {0: 0}  # position -> fewest syllables to get there
@@ -68,4 +73,54 @@ def is_pinyin(token: str) -> bool:
                 count = reachable[start] + 1
                 if count < reachable.get(end, 99):
                     reachable[end] = count
-    return 1 <= reachable.get(n, 99) <= 4
+    return reachable.get(n, 0)
+
+
+def is_pinyin(token: str) -> bool:
+    """True when the part splits into one to four pinyin syllables (a Chinese name part written in pinyin)."""
+    return 1 <= pinyin_syllable_count(token) <= 4
+
+
+def looks_chinese(tokens: tuple[str, ...]) -> bool:
+    """A Latin name that reads as a Chinese name in pinyin: two parts or more, or three syllables or more, all
+    pinyin (Chen Guangcheng, Chenguangcheng; not Rice or Penn)."""
+    counts = [pinyin_syllable_count(t) for t in tokens]
+    return bool(counts) and all(counts) and (len(counts) >= 2 or counts[0] >= 3)
+
+
+# How a name part sounds when it crossed scripts: the consonants, with what each script cannot tell apart folded
+# together. Arabic and Hebrew write few vowels and one letter for several Latin spellings (ث th / s, ذ dh / z,
+# ض d / z; Hebrew ש sh / s, י y / j); Korean romanizations trade g/k, d/t, b/p, j/ch, r/l and most vowels; Chinese
+# and Japanese readings of Western names add vowels, read l as r, j, z, dz and soft g as one sound, m before a labial as n, th as
+# t or s, and drop an r after a vowel (Rainer / 莱纳 laina, Mueller / ミューラー myuuraa).
+CROSS_SCRIPT_MODES = ("arabic", "hebrew", "hangul", "syllabic", "sounds")
+_SOFT_C = re.compile(r"c(?=[eiy])")
+_SOFT_G = re.compile(r"g(?=[eiy])")
+_R_AFTER_VOWEL = re.compile(r"(?<=[aeiouy])r(?=[^aeiouy]|$)")
+_H_AFTER_VOWEL = re.compile(r"(?<=[aeiouy])h")
+_DENTALS = str.maketrans({"t": "T", "d": "T", "s": "T", "z": "T"})
+
+
+def _forms(token: str, mode: str) -> set[str]:
+    if mode == "hangul":
+        return {_H_AFTER_VOWEL.sub("", token.replace("ch", "j")).replace("l", "r")}
+    if mode == "hebrew":
+        token = _SOFT_C.sub("s", token).replace("ck", "k").replace("sh", "s").replace("w", "v").replace("j", "y")
+        return {token, token.replace("v", "")}  # vav is a consonant or the vowel o / u (Gurion, Shimon)
+    if mode == "arabic":
+        return {token, token.replace("v", "").replace("w", "")}
+    token = _SOFT_C.sub("s", token)
+    token = _SOFT_G.sub("z", token)
+    token = re.sub(r"d[sz]|j", "z", token).replace("ng", "n")
+    token = re.sub(r"m(?=[bp])", "n", token).replace("l", "r")
+    forms = {token, _R_AFTER_VOWEL.sub("", token)}
+    return forms | {f.replace("th", "s") for f in forms if "th" in f}
+
+
+@lru_cache(maxsize=200_000)
+def cross_script_keys(token: str, mode: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The part's consonant keys in a cross-script mode, and coarser keys (Arabic: the dentals and sibilants t, d,
+    s, z, th, dh as one) that count for less."""
+    keys = frozenset(k for k in (skeleton(f, False) for f in _forms(token, mode)) if k)
+    coarse = frozenset(k.translate(_DENTALS) for k in keys) if mode == "arabic" else frozenset()
+    return keys, coarse - keys

@@ -1,0 +1,223 @@
+"""The distinct parts of a list's names (its vocabulary), and for a query's part every vocabulary part it could be
+scored against, with the similarity it would get.
+
+score.part_similarity admits a pair of parts by a fixed set of rules; each rule has a lookup here that finds a
+superset of the parts it admits, and the similarity is then computed exactly. So the credit a query part gets
+for a list name is the best similarity the scorer could give it there, never an estimate (index.py builds its
+upper bound of a name's score on it):
+
+- one edit: for parts of five letters or more, one edit leaves at least half of the letter pairs in place, so the
+  pair lookup below finds them; for shorter parts, a map of each part with one letter left out (SymSpell's idea);
+- two edits or more: the scorer admits them only where half of the query part's letter pairs stay in place, which
+  the pair lookup finds exactly (a name holding none of the query part's rarest pairs cannot hold half of them);
+- plural and stem, nickname, Korean surname spellings, the same sound or consonants, initials: maps by key;
+- cross-script (a part written in another script): maps of the consonant keys of each mode, one edit apart by the
+  same left-out-letter maps, built the first time a query needs the mode.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from typing import Iterable
+
+import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from .nicknames import related_names
+from .phonetic import cross_script_keys, skeleton
+from .score import (KEY_EDIT_MIN, KOREAN_SPELLINGS, MIN_MERGED_SIMILARITY, MIN_PART_SIMILARITY, _singular, bigrams, pair_mode,
+                    part_similarity)
+
+SHORT_PART = 4  # parts this long or shorter are found one edit away by the left-out-letter map
+_EMPTY = np.zeros(0, dtype=np.int32)
+
+
+def _deletions(text: str) -> set[str]:
+    return {text} | {text[:i] + text[i + 1:] for i in range(len(text))}
+
+
+class Vocabulary:
+    """Units (a part, or adjacent parts written as one) of a list, each with the script group of the reading it
+    came from ("plain" for Latin, Cyrillic, Greek...; a script code; "sounds"; "han" for characters)."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.groups: list[str] = []
+        self.joined: list[bool] = []  # only ever a unit of several parts (joined parts must agree more closely)
+        self._ids: dict[tuple[str, str], int] = {}
+
+    def add(self, text: str, group: str, joined: bool) -> int:
+        key = (text, group)
+        vid = self._ids.get(key)
+        if vid is None:
+            vid = self._ids[key] = len(self.texts)
+            self.texts.append(text)
+            self.groups.append(group)
+            self.joined.append(joined)
+        elif not joined:
+            self.joined[vid] = False  # a part somewhere: the lower bar of a single part applies
+        return vid
+
+    def freeze(self) -> None:
+        """Build the lookup maps once every unit is in."""
+        self._by_text: dict[str, list[int]] = defaultdict(list)
+        self._short: dict[str, list[int]] = defaultdict(list)
+        self._by_key: dict[str, list[int]] = defaultdict(list)  # s: sound, c: consonants, p: singular, x: stem
+        pair_ids: dict[str, int] = {}
+        pair_slots: list[int] = []
+        pair_vids: list[int] = []
+        for vid, (text, group) in enumerate(zip(self.texts, self.groups)):
+            self._by_text[text].append(vid)
+            if group == "han":
+                continue
+            if len(text) <= SHORT_PART + 1:
+                for variant in _deletions(text):
+                    self._short[variant].append(vid)
+            for gram in bigrams(text):
+                pair_slots.append(pair_ids.setdefault(gram, len(pair_ids)))
+                pair_vids.append(vid)
+            keys = ["s:" + skeleton(text)]
+            if len(bare := skeleton(text, False)) >= 5:
+                keys.append("c:" + bare)
+            if len(text) >= 4 and (singular := _singular(text)) != text:
+                keys.append("p:" + singular)
+            if len(text) >= 5 and not self.joined[vid]:  # stems meet only single parts (score._token_score)
+                keys.append("x:" + text[:5])
+            for key in keys:
+                self._by_key[key].append(vid)
+        order = np.argsort(np.asarray(pair_slots, dtype=np.int32), kind="stable")
+        self._pair_ids = pair_ids
+        self._pair_offsets = np.zeros(len(pair_ids) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(np.asarray(pair_slots, dtype=np.int64), minlength=len(pair_ids)),
+                  out=self._pair_offsets[1:])
+        self._pair_vids = np.asarray(pair_vids, dtype=np.int32)[order]
+        self._by_text = dict(self._by_text)
+        self._short = dict(self._short)
+        self._by_key = dict(self._by_key)
+        self._group_set = frozenset(self.groups) - {"han"}
+        self._lengths = np.asarray([len(t) for t in self.texts], dtype=np.int16)
+        self._mode_keys: dict[tuple[str, str], tuple[dict[str, list[int]], dict[str, list[int]]]] = {}
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, object]:
+        state = self.__dict__.copy()
+        state["_mode_keys"] = {}  # built on demand, per process
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def _pair_posting(self, gram: str) -> np.ndarray:
+        slot = self._pair_ids.get(gram)
+        if slot is None:
+            return _EMPTY
+        return self._pair_vids[self._pair_offsets[slot]:self._pair_offsets[slot + 1]]
+
+    def _sharing_pairs(self, text: str) -> np.ndarray:
+        """Units holding at least half of the text's letter pairs, or all but three of them (one edit destroys at
+        most three: a text of few distinct pairs), whose length an edit similarity of MIN_PART_SIMILARITY allows
+        (within 30% of the longer)."""
+        grams = bigrams(text)
+        need = max(1, min((len(grams) + 1) // 2, len(grams) - 3))
+        postings = [self._pair_posting(g) for g in grams]
+        if not any(len(p) for p in postings):
+            return _EMPTY
+        counts = np.bincount(np.concatenate(postings), minlength=len(self.texts))
+        found = np.flatnonzero(counts >= need)
+        lengths = self._lengths[found]
+        return found[(lengths >= 0.7 * len(text)) & (lengths * 0.7 <= len(text))].astype(np.int32)
+
+    def _mode_maps(self, mode: str, group: str) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+        """For one cross-script mode and one script group: its units' keys, and each key with one letter left out
+        (built the first time a query needs them)."""
+        maps = self._mode_keys.get((mode, group))
+        if maps is not None:
+            return maps
+        with self._lock:
+            if (mode, group) not in self._mode_keys:
+                keys: dict[str, list[int]] = defaultdict(list)
+                near: dict[str, list[int]] = defaultdict(list)
+                for vid, text in enumerate(self.texts):
+                    if self.groups[vid] != group:
+                        continue
+                    fine, coarse = cross_script_keys(text, mode)
+                    for key in fine | coarse:
+                        keys[key].append(vid)
+                    for key in fine:
+                        if len(key) >= 3:
+                            for variant in _deletions(key):
+                                near[variant].append(vid)
+                self._mode_keys[(mode, group)] = (dict(keys), dict(near))
+        return self._mode_keys[(mode, group)]
+
+    def _candidates(self, text: str, modes: Iterable[tuple[str, str]]) -> tuple[set[int], list[int]]:
+        """Units the text could meet: those met by a rule other than spelling (checked in full), and those that
+        share its spelling (one edit, or half of its letter pairs), to be checked by edit distance first."""
+        found: set[int] = set(self._by_text.get(text, ()))
+        if len(text) == 1:
+            return found, []
+        found.update(self._by_text.get(text[0], ()))  # a list initial
+        if text.isdigit():
+            return found, []
+        for name in related_names(text):
+            found.update(self._by_text.get(name, ()))
+        if bits := KOREAN_SPELLINGS.get(text, 0):
+            for spelling, other in KOREAN_SPELLINGS.items():
+                if other & bits:
+                    found.update(self._by_text.get(spelling, ()))
+        if len(text) <= SHORT_PART:
+            spelled: list[int] = [v for variant in _deletions(text) for v in self._short.get(variant, ())]
+        else:  # one edit away, and two or more where half of the letter pairs stay (score.shares_bigrams)
+            spelled = self._sharing_pairs(text).tolist()
+        keys = ["s:" + skeleton(text)]
+        if len(bare := skeleton(text, False)) >= 5:
+            keys.append("c:" + bare)
+        if len(text) >= 4:
+            keys.append("p:" + (singular := _singular(text)))
+            found.update(self._by_text.get(singular, ()))
+        if len(text) >= 5:
+            keys.append("x:" + text[:5])
+        for key in keys:
+            found.update(self._by_key.get(key, ()))
+        for mode, group in modes:
+            keys_map, near = self._mode_maps(mode, group)
+            fine, coarse = cross_script_keys(text, mode)
+            for key in fine | coarse:
+                found.update(keys_map.get(key, ()))
+            for key in fine:
+                if len(key) >= KEY_EDIT_MIN.get(mode, 3):
+                    for variant in _deletions(key):
+                        found.update(near.get(variant, ()))
+        return found, spelled
+
+    def related(self, text: str, group: str, joined: bool) -> list[tuple[int, float]]:
+        """Every unit a query unit could be aligned with, and the similarity it would get there (an organization's
+        stems included: they only ever add)."""
+        if group == "han":
+            return [(vid, 1.0) for vid in self._by_text.get(text, ()) if self.groups[vid] == "han"]
+        modes = {(m, g) for g in self._group_set if (m := pair_mode(group, g)) is not None}
+        found, spelled = self._candidates(text, modes)
+        if spelled:
+            # Spelling alone admits a unit only at an edit similarity (without the short-part surcharge, which
+            # only lowers it) of MIN_PART_SIMILARITY: a fast first cut, in C.
+            texts = [self.texts[v] for v in spelled]
+            close = process.cdist([text], texts, scorer=OSA.normalized_similarity, dtype=np.float32,
+                                  score_cutoff=MIN_PART_SIMILARITY - 1e-6)[0]
+            found.update(v for v, sim in zip(spelled, close.tolist()) if sim > 0)
+        out = []
+        for vid in found:
+            other = self.groups[vid]
+            if other == "han" or (other == "sounds" and group == "sounds"):
+                continue
+            merged = joined or self.joined[vid]
+            sim, _ = part_similarity(text, self.texts[vid], pair_mode(group, other), not merged)
+            if sim >= (MIN_MERGED_SIMILARITY if merged else MIN_PART_SIMILARITY):
+                out.append((vid, sim))
+        return out
