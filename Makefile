@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SCREENING_PORT ?= 8000
 SCREENING_HOST ?= 127.0.0.1
 
-.PHONY: run test install bench clean lock settings-table
+.PHONY: run test install bench clean lock settings-table yente-venv
 
 $(STAMP): requirements/dev.lock requirements/build.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3"; exit 1; }
@@ -33,6 +33,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# yente's matcher (nomenklatura logic-v2), compared in bench/independent.py, in an environment of its own.
+yente-venv:
+	test -x .venv-yente/bin/python || $(PYTHON) -m venv .venv-yente
+	.venv-yente/bin/python -m pip install --quiet -r bench/yente-requirements.txt
 
 # Regenerate the lock files after changing pyproject.toml (needs network access to PyPI).
 lock:

@@ -1,10 +1,12 @@
 """Load over HTTP: gunicorn with 2 workers, a real HTTP client, single screens, for a fixed time.
 
-    python -m bench.http_load [--list builtin+ofac|synthetic] [--entries 200000] [--seconds 60] [--clients 4]
-                              [--postgres]
+    python -m bench.http_load [--list builtin+ofac|synthetic|neardup] [--entries 200000] [--seconds 60]
+                              [--clients 4] [--postgres]
 
 builtin+ofac: the built-in list plus the 7.4k-entry OFAC export from ../shared. synthetic: the built-in list plus
-N synthetic entries (bench/synthetic.py). Queries mix list names with a slip in them and names that match nothing.
+N synthetic entries (bench/synthetic.py). neardup: the built-in list plus N near-duplicate entries from a small
+vocabulary (bench/neardup.py), queried with single-edit variants of its names. Queries mix list names with a slip
+in them and names that match nothing.
 Prints requests/s, latency p50/p90/p99 and the error count. The client runs on the same 2 cores as the server.
 """
 
@@ -27,6 +29,7 @@ from screening.importers import parse_import
 from screening.listfile import ListDocument, Source, load_list_file
 from screening.lists import import_document, write_transaction
 
+from .neardup import KINDS, neardup_entries, single_edit
 from .serving import database, gunicorn
 from .synthetic import WESTERN_FAMILY, WESTERN_GIVEN, misspell, synthetic_entries
 
@@ -44,7 +47,7 @@ def prepare(url: str, kind: str, entries: int) -> tuple[str, list[str]]:
                  for k, v in (("sdn", "sdn"), ("alt", "alt"), ("add", "add"), ("comments", "sdn_comments"))}
         document = parse_import("ofac-csv", files)
     else:
-        raw = list(synthetic_entries(entries))
+        raw = list(synthetic_entries(entries) if kind == "synthetic" else neardup_entries(entries))
         from screening.listfile import Entry
 
         document = ListDocument([Entry.model_validate(e) for e in raw],
@@ -57,18 +60,20 @@ def prepare(url: str, kind: str, entries: int) -> tuple[str, list[str]]:
     return key, names
 
 
-def queries(names: list[str], count: int, seed: int = 5) -> list[str]:
+def queries(names: list[str], count: int, seed: int = 5, single_edits: bool = False) -> list[str]:
     rng = random.Random(seed)
     out = []
     for _ in range(count):
         if rng.random() < 0.5:
-            out.append(misspell(rng.choice(names), rng))
+            name = rng.choice(names)
+            out.append(single_edit(name, rng.choice(KINDS), rng) if single_edits else misspell(name, rng))
         else:  # a customer who is on no list
             out.append(f"{rng.choice(WESTERN_GIVEN).title()} {rng.choice(WESTERN_FAMILY).title()}-{rng.randint(1, 999)}")
     return out
 
 
-def run_load(port: int, key: str, names: list[str], seconds: float, clients: int) -> dict[str, float]:
+def run_load(port: int, key: str, names: list[str], seconds: float, clients: int,
+             single_edits: bool = False) -> dict[str, float]:
     latencies: list[float] = []
     errors = [0]
     stop_at = time.monotonic() + seconds
@@ -77,7 +82,7 @@ def run_load(port: int, key: str, names: list[str], seconds: float, clients: int
     def client(seed: int) -> None:
         mine: list[float] = []
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        for name in queries(names, 100_000, seed):
+        for name in queries(names, 100_000, seed, single_edits):
             if time.monotonic() > stop_at:
                 break
             path = "/v1/screen?" + urllib.parse.urlencode({"name": name})
@@ -116,7 +121,8 @@ def run_load(port: int, key: str, names: list[str], seconds: float, clients: int
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--list", dest="kind", choices=["builtin+ofac", "synthetic"], default="builtin+ofac")
+    parser.add_argument("--list", dest="kind", choices=["builtin+ofac", "synthetic", "neardup"],
+                        default="builtin+ofac")
     parser.add_argument("--entries", type=int, default=200_000)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--clients", type=int, default=4)
@@ -127,7 +133,7 @@ def main() -> None:
         with gunicorn(url) as (port, ready):
             print(f"list: {args.kind} ({len(names) + 9:,} entries) on {'PostgreSQL' if args.postgres else 'SQLite'}; "
                   f"server ready in {ready:.1f} s; {args.clients} client threads, {args.seconds:.0f} s")
-            result = run_load(port, key, names, args.seconds, args.clients)
+            result = run_load(port, key, names, args.seconds, args.clients, args.kind == "neardup")
             print(f"{result['requests']:,} requests in {result['seconds']:.1f} s: {result['rps']:.0f} requests/s, "
                   f"p50 {result['p50']:.1f} ms, p90 {result['p90']:.1f} ms, p99 {result['p99']:.1f} ms, "
                   f"errors {result['errors']}")

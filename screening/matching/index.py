@@ -17,7 +17,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .score import (ACRONYM_SCORE, CONTRADICTION_WEIGHT, MIN_LEFTOVER_SHARE,
+from .score import (ACRONYM_SCORE, CONTRADICTION_WEIGHT, MIN_LEFTOVER_SHARE, OMISSION_LIMIT,
                     PERSON_SUBSTITUTION_FACTOR, SUBSTITUTION_COST, NameScore, calibrate, raw_score_for,
                     score_forms)
 from .text import CROSS_SCRIPT_MODE, NameForm, NameType, normalize_name
@@ -274,9 +274,10 @@ class Matcher:
         credited parts, U the uncredited query weight, X at most the weight of the name's units the query's units
         can meet and W its (lightest reading's) weight, the scorer's score is at most
             (A + X) / (B + X + m * U + m * (W - X))
-        where m is the least share a part left over costs (score.MIN_LEFTOVER_SHARE): every credited part aligned
-        at its credit is the best case, since a credit is at least 0.7 and an aligned part costs no more than
-        (1 - m) of its weight. When both U and W - X exceed score.CONTRADICTION_WEIGHT, the names contradict each
+        where m is the least share a part left over costs (score.MIN_LEFTOVER_SHARE; all of it when U + W - X
+        outweighs what can agree, score.OMISSION_LIMIT): every credited part aligned at its credit is the best
+        case, since a credit is at least 0.7 and an aligned part costs no more than (1 - m) of its weight. When
+        both U and W - X exceed score.CONTRADICTION_WEIGHT, the names contradict each
         other whatever the alignment: each part left over costs at least SUBSTITUTION_COST (or its weight), and a
         person's score is multiplied by PERSON_SUBSTITUTION_FACTOR. Acronyms and identical Han names are bounded
         by what the scorer gives them.
@@ -319,6 +320,8 @@ class Matcher:
                 if len(token) == 1 and group != "han":  # an initial, or the same letter alone
                     credit[k] = 1.0
                     reach[k] = self._top_part[support]
+            partners: dict[int, np.ndarray] = {}  # part -> how many list units each name holds for it
+            joined = np.zeros((len(tokens), size), dtype=bool)  # the part is in a joined unit that meets the name
             for unit_tokens, _, start, end, ids, sims, heavy in found_units:
                 if unit_tokens is not tokens:
                     continue
@@ -330,25 +333,44 @@ class Matcher:
                 for k in range(start, end):
                     np.maximum(credit[k], best_sim, out=credit[k])
                     np.maximum(reach[k], best_weight, out=reach[k])
+                if end - start == 1:
+                    partners[start] = np.bincount(at, minlength=size)
+                else:
+                    joined[start:end] |= best_sim > 0
+            # A part repeated in the query (Michelle Michelle) meets as many list units as the name holds for it;
+            # a copy left over costs nothing (its twin met), so it counts neither way.
+            present = np.ones((len(tokens), size), dtype=bool)
+            first: dict[str, int] = {}
+            copies: dict[str, int] = {}
+            for k, token in enumerate(tokens):
+                if token in first and first[token] in partners:
+                    copies[token] = copies.get(token, 0) + 1
+                    present[k] = (partners[first[token]] > copies[token]) | joined[k]
+                    credit[k] *= present[k]
+                    reach[k] *= present[k]
+                first.setdefault(token, k)
             weight = np.asarray(weights, dtype=np.float32)[:, None]
             gained = (credit * weight).sum(axis=0)
             aligned = ((credit > 0) * weight).sum(axis=0)
             # Each distinct part left without credit counts once (a repeated part costs nothing once its twin met).
-            distinct = {t: k for k, t in enumerate(tokens)}
             uncredited = np.zeros(size, dtype=np.float32)
             substituted = np.zeros(size, dtype=np.float32)
-            for token, k in distinct.items():
+            for token, k in first.items():
                 missing = credit[k] == 0
                 uncredited += missing * weights[k]
                 substituted += missing * max(weights[k], SUBSTITUTION_COST)
             matched_list = np.minimum(reach.sum(axis=0), w_max)
             left_list = np.maximum(w_min - matched_list, 0.0)
+            # Left-overs outweighing what can agree cost in full (score.OMISSION_LIMIT).
+            share = np.where(uncredited + left_list > OMISSION_LIMIT * (aligned + matched_list) / 2 + 1e-3, 1.0,
+                             MIN_LEFTOVER_SHARE)
             omission = (gained + matched_list) / np.maximum(
-                aligned + matched_list + MIN_LEFTOVER_SHARE * (uncredited + left_list), 1e-9)
+                aligned + matched_list + share * (uncredited + left_list), 1e-9)
             contradiction = (gained + matched_list) / np.maximum(
                 aligned + matched_list + substituted + left_list, 1e-9)
             contradiction *= np.where(person, PERSON_SUBSTITUTION_FACTOR, 1.0)
-            certain = (uncredited > CONTRADICTION_WEIGHT) & (left_list > CONTRADICTION_WEIGHT)
+            # (A thousandth of slack: these weights are single-precision sums, the scorer's are double.)
+            certain = (uncredited > CONTRADICTION_WEIGHT + 1e-3) & (left_list > CONTRADICTION_WEIGHT + 1e-3)
             bound = np.maximum(bound, np.where(certain, contradiction, omission))
         for rid, value in forced.items():
             bound[local[rid]] = max(bound[local[rid]], value)

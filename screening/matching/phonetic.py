@@ -111,9 +111,11 @@ def _forms(token: str, mode: str) -> set[str]:
         return {token, token.replace("v", "").replace("w", "")}
     token = _SOFT_C.sub("s", token)
     token = _SOFT_G.sub("z", token)
-    token = re.sub(r"d[sz]|j", "z", token).replace("ng", "n")
+    token = re.sub(r"d[sz]", "z", token).replace("ng", "n")
     token = re.sub(r"m(?=[bp])", "n", token).replace("l", "r")
-    forms = {token, _R_AFTER_VOWEL.sub("", token)}
+    # j is z in Japanese and Chinese readings (Frazier, Giannini), y in older ones (约翰 John).
+    forms = {f for base in (token.replace("j", "z"), token.replace("j", "y")) if (f := base)}
+    forms |= {_R_AFTER_VOWEL.sub("", f) for f in forms}
     return forms | {f.replace("th", "s") for f in forms if "th" in f}
 
 

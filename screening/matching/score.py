@@ -29,7 +29,8 @@ Weigher = Callable[[str], float]
 Similarity = Callable[[int, int], tuple[float, str]]
 
 MIN_PART_SIMILARITY = 0.7  # below this two parts are not considered the same part at all
-MIN_MERGED_SIMILARITY = 0.85  # parts joined to meet the other side must agree closely: "mustafa habib" written as
+MIN_MERGED_SIMILARITY = 0.85
+MERGED_SOUND_SPELLING = 0.6  # parts joined to meet the other side must agree closely: "mustafa habib" written as
 #                               one word is 77% like "mustafa khalil", and yet another name
 SURNAME_MISSING_FACTOR = 0.9
 WEAK_ALIAS_FACTOR = 0.95
@@ -50,6 +51,7 @@ OMITTED_PART_COST_ORG = 0.3
 DISTINCTIVE_WEIGHT = 0.7  # an organization's word this heavy is distinctive (not generic, not a place)
 DISTINCTIVE_OMISSION_SHARE = 0.3  # what a distinctive word left out costs, when another one matched
 OMITTED_NUMBER_COST = 3.0
+OMISSION_LIMIT = 2.0  # left-over weight, over the matched weight (per side), beyond which nothing is an omission
 MIN_EVIDENCE = 0.6  # matched weight (per side) below which an omission costs in full: "Mohammed" alone is no match
 CONTRADICTION_WEIGHT = 0.2  # left-over weight on both sides above which the names contradict each other
 SUBSTITUTION_COST = 0.7  # the least a contradicting part costs, however generic (Shipping / Trading)
@@ -105,18 +107,25 @@ def _cross_script(a: str, b: str, mode: str, how: str) -> tuple[float, str] | No
     return best
 
 
+STEM_PREFIX = 4  # letters a stem or an abbreviation shares with the word at least (vocabulary.py looks them up)
+
+
 def _same_stem(a: str, b: str) -> bool:
-    """Words of one stem in an organization's name (Metal / Metallic, Metallurgy / Metallurgical)."""
+    """Words of one stem in an organization's name (Metal / Metallic, Metallurgy / Metallurgical), or a word and
+    its abbreviation (Trans / Transportation, Petro / Petroleum)."""
     short, long_ = sorted((a, b), key=len)
     common = next((i for i, (x, y) in enumerate(zip(short, long_)) if x != y), len(short))
-    return (common == len(short) >= 5 and len(short) >= 0.6 * len(long_)) or (common >= 8 and len(short) >= 9)
+    return common == len(short) >= STEM_PREFIX or (common >= 8 and len(short) >= 9)
 
 
 @lru_cache(maxsize=500_000)
-def part_similarity(a: str, b: str, mode: str | None = None, stems: bool = False) -> tuple[float, str]:
+def part_similarity(a: str, b: str, mode: str | None = None, stems: bool = False,
+                    merged: bool = False) -> tuple[float, str]:
     """Similarity of two name parts in [0, 1] and how it was reached: the best of the rules that apply. `a` is the
     query's part. `mode` is the cross-script mode (pair_mode) when one of the two names was written in another
-    script; `stems` lets an organization's words of one stem meet (not a person's: Petrov / Petrovich).
+    script; `stems` lets an organization's words of one stem meet (not a person's: Petrov / Petrovich); `merged`
+    (a unit of parts joined) asks for more of the spelling: sounding alike needs MERGED_SOUND_SPELLING of it
+    (Abou Mohamed / Abumohammad, but not Go Anfang / Quanping), and nicknames, plurals and stems do not apply.
 
     Every rule that can reach MIN_PART_SIMILARITY has a lookup in vocabulary.py that finds exactly the list parts
     it admits (retrieval never misses a part that scores): one edit, or more where half of a's letter pairs stay
@@ -128,7 +137,7 @@ def part_similarity(a: str, b: str, mode: str | None = None, stems: bool = False
     if len(a) == 1 or len(b) == 1:
         short, long_ = (a, b) if len(a) == 1 else (b, a)
         return (INITIAL_SIMILARITY, "initial") if long_.startswith(short) else (0.0, "different")
-    if are_nicknames(a, b):
+    if not merged and are_nicknames(a, b):
         return NICKNAME_SIMILARITY, "nickname"
     distance = OSA.distance(a, b)
     length = max(len(a), len(b))
@@ -138,31 +147,40 @@ def part_similarity(a: str, b: str, mode: str | None = None, stems: bool = False
     raw = 1.0 - distance / length
     if length < 5 and (distance > 1 or (is_pinyin_syllable(a) and is_pinyin_syllable(b))):
         # On a short part, two slips or another pinyin syllable make another name (Yan / Yang, Li / Lu); one slip
-        # elsewhere is a typo like any other (Cehn / Chen, Gol / Gold).
+        # elsewhere is a typo like any other (Cehn / Chen, Gol / Gold, Guo / Go), if only just on three letters.
         raw -= (5 - length) * 0.1
+    elif length == 3:
+        raw = MIN_PART_SIMILARITY
     raw = max(0.0, raw)
-    how = f"{distance} edit{'s' if distance > 1 else ''}"
     # Two edits or more that leave less than half of the part in place count only if the parts sound alike.
-    best = (raw if distance <= 1 or shares_bigrams(a, b) else 0.0, how)
-    if best[0] >= SOUNDS_ALIKE_SIMILARITY:
-        return best
-    found: list[tuple[float, str]] = [best]
-    if min(len(a), len(b)) >= 4 and _singular(a) == _singular(b):
-        found.append((PLURAL_SIMILARITY, "singular and plural"))
-    if stems and _same_stem(a, b):
-        found.append((max(raw, STEM_SIMILARITY), "same stem"))
-    if KOREAN_SPELLINGS.get(a, 0) & KOREAN_SPELLINGS.get(b, 0):
-        found.append((SOUNDS_ALIKE_SIMILARITY, f"{how}, spellings of one Korean family name"))
-    if mode is not None and not both_pinyin:
-        found.append(_cross_script(a, b, mode, how) or best)
-    if raw >= 0.4 and not both_pinyin:
+    best, how = (raw if distance <= 1 or shares_bigrams(a, b) else 0.0), ""
+    if best >= SOUNDS_ALIKE_SIMILARITY:
+        return best, _edits(distance)
+    if merged:
+        stems = False
+    elif (a[-1] == "s" or b[-1] == "s") and min(len(a), len(b)) >= 4 and _singular(a) == _singular(b):
+        best, how = PLURAL_SIMILARITY, "singular and plural"
+    if stems and best < STEM_SIMILARITY and _same_stem(a, b):
+        best, how = max(raw, STEM_SIMILARITY), "same stem"
+    if not merged and best < SOUNDS_ALIKE_SIMILARITY and KOREAN_SPELLINGS.get(a, 0) & KOREAN_SPELLINGS.get(b, 0):
+        best, how = SOUNDS_ALIKE_SIMILARITY, f"{_edits(distance)}, spellings of one Korean family name"
+    if mode is not None and not both_pinyin and best < SOUNDS_ALIKE_SIMILARITY:
+        found = _cross_script(a, b, mode, _edits(distance))
+        if found is not None and found[0] > best:
+            best, how = found
+    if raw >= (MERGED_SOUND_SPELLING if merged else 0.4) and not both_pinyin and best < SOUNDS_ALIKE_SIMILARITY:
         key_a = skeleton(a)
         if len(key_a) >= 3 and key_a == skeleton(b):
-            found.append((SOUNDS_ALIKE_SIMILARITY, f"{how}, sounds alike ({key_a})"))
-        bare = skeleton(a, False)
-        if len(bare) >= 5 and bare == skeleton(b, False):
-            found.append((SAME_CONSONANTS_SIMILARITY, f"{how}, same consonants ({bare})"))
-    return max(found, key=lambda f: f[0])
+            best, how = SOUNDS_ALIKE_SIMILARITY, f"{_edits(distance)}, sounds alike ({key_a})"
+        elif best < SAME_CONSONANTS_SIMILARITY:
+            bare = skeleton(a, False)
+            if len(bare) >= 5 and bare == skeleton(b, False):
+                best, how = SAME_CONSONANTS_SIMILARITY, f"{_edits(distance)}, same consonants ({bare})"
+    return best, how or _edits(distance)
+
+
+def _edits(distance: int) -> str:
+    return f"{distance} edit{'s' if distance > 1 else ''}"
 
 
 def pair_mode(query_script: str, list_script: str) -> str | None:
@@ -228,8 +246,8 @@ def _merge_to_match(tokens: tuple[str, ...], other: tuple[str, ...], max_span: i
                 # Each piece must be needed: "2 academy" is not "2academy" for "academy".
                 if joined in targets or any(
                         len(t) >= 6 and abs(len(t) - len(joined)) <= 2 and not t.startswith(joined)
-                        and part_similarity(joined, t)[0] >= 0.8 > max(part_similarity(p, t)[0] for p in pieces)
-                        for t in other):
+                        and part_similarity(joined, t, merged=True)[0] >= 0.8
+                        > max(part_similarity(p, t)[0] for p in pieces) for t in other):
                     out.append(pieces)
                     i += span
                     break
@@ -254,52 +272,67 @@ class Costs:
             return self.omission_share * weight
         return DISTINCTIVE_OMISSION_SHARE * weight
 
-    def evidence_enough(self, matched_weight: float, best_part_weight: float) -> bool:
+    def evidence_enough(self, matched_weight: float, best_part_weight: float, left_weight: float) -> bool:
         """Whether what matched identifies enough for the left-overs to count as an omission: not "Mohammed" alone,
-        and for an organization not generic words and places alone (Hangzhou Digital Technology is not Hangzhou
-        Hikvision Digital Technology)."""
+        and for an organization not generic words and places alone while a distinctive word is left out (Hangzhou
+        Digital Technology is not Hangzhou Hikvision Digital Technology; Ministry of Defence is Ministry of National
+        Defence)."""
         if matched_weight < MIN_EVIDENCE:
             return False
-        return self.persons or best_part_weight >= DISTINCTIVE_WEIGHT
+        return self.persons or best_part_weight >= DISTINCTIVE_WEIGHT or left_weight < DISTINCTIVE_WEIGHT
 
 
-def _leftover_cost(query: tuple[str, ...], listed: tuple[str, ...], wq: list[float], wl: list[float],
-                   used_q: set[int], used_l: set[int], evidence: bool, costs: Costs) -> tuple[float, bool]:
-    """The cost of the parts without a partner, and whether they contradict each other."""
+def _base(unit: Unit) -> float:
+    return sum(map(base_weight, unit))
+
+
+def _leftover_cost(query: tuple[Unit, ...], listed: tuple[Unit, ...], wq: list[float], wl: list[float],
+                   used_q: set[int], used_l: set[int], matched: tuple[float, float], matched_weight: float,
+                   costs: Costs) -> tuple[float, bool, bool]:
+    """The cost of the parts without a partner, whether they contradict each other, and whether what matched
+    (its weight per side, its heaviest part, in general weights) is evidence enough for an omission
+    (Costs.evidence_enough)."""
     matched_q = {query[i] for i in used_q}
     matched_l = {listed[j] for j in used_l}
     # A part repeated on its own side (Ali Ali Abkar) adds nothing when its twin found a partner.
     left_q = [(query[i], wq[i]) for i in range(len(query)) if i not in used_q and query[i] not in matched_q]
     left_l = [(listed[j], wl[j]) for j in range(len(listed)) if j not in used_l and listed[j] not in matched_l]
     weight_q, weight_l = sum(w for _, w in left_q), sum(w for _, w in left_l)
+    evidence = costs.evidence_enough(*matched, max((_base(u) for u, _ in left_q + left_l), default=0.0))
+    left_q = [("".join(u), w) for u, w in left_q]
+    left_l = [("".join(u), w) for u, w in left_l]
     if weight_q > CONTRADICTION_WEIGHT and weight_l > CONTRADICTION_WEIGHT:
-        return sum(max(w, SUBSTITUTION_COST) for _, w in left_q + left_l), True
-    if not evidence:
-        return weight_q + weight_l, False
-    return sum(costs.omitted(t, w) for t, w in left_q + left_l), False
+        return sum(max(w, SUBSTITUTION_COST) for _, w in left_q + left_l), True, evidence
+    if not evidence or weight_q + weight_l > OMISSION_LIMIT * matched_weight:
+        # What is left out outweighs what agrees: not an omission (Vikutor Novikov Pavelovich is not Vector).
+        return weight_q + weight_l, False, evidence
+    return sum(costs.omitted(t, w) for t, w in left_q + left_l), False, evidence
 
 
 def _align(query: tuple[Unit, ...], listed: tuple[Unit, ...], weigh: Weigher, similarity: Similarity,
            costs: Costs) -> NameScore:
     """The best one-to-one alignment of two names' units (greedy, most similar first) and its score. A unit of
     several tokens weighs what its tokens weigh together."""
-    qs, ls = ["".join(u) for u in query], ["".join(u) for u in listed]
-    wq = [sum(weigh(t) for t in u) for u in query]
-    wl = [sum(weigh(t) for t in u) for u in listed]
+    qs = [u[0] if len(u) == 1 else "".join(u) for u in query]
+    ls = [u[0] if len(u) == 1 else "".join(u) for u in listed]
+    wq = [weigh(u[0]) if len(u) == 1 else sum(map(weigh, u)) for u in query]
+    wl = [weigh(u[0]) if len(u) == 1 else sum(map(weigh, u)) for u in listed]
     pairs = []
+    columns = range(len(listed))
     for i in range(len(query)):
-        for j in range(len(listed)):
+        for j in columns:
             sim, how = similarity(i, j)
-            if sim >= MIN_PART_SIMILARITY:
-                pairs.append((sim, wq[i] + wl[j], -abs(i - j), i, j, how))
-    pairs.sort(key=lambda p: (-p[0], -p[1], -p[2]))
+            if sim >= MIN_PART_SIMILARITY:  # most similar first, then heaviest, then nearest in order
+                pairs.append((-sim, -(wq[i] + wl[j]), abs(i - j), i, j, how))
+    pairs.sort()
     used_q: set[int] = set()
     used_l: set[int] = set()
     matched: list[tuple[int, int]] = []
     parts: list[PartMatch] = []
-    gained = aligned = best_part = 0.0
+    gained = aligned = evidence_weight = best_part = 0.0
     substantive = False
-    for sim, weight, _, i, j, how in pairs:
+    for negative_sim, negative_weight, _, i, j, how in pairs:
+        sim, weight = -negative_sim, -negative_weight
         if i in used_q or j in used_l:
             continue
         used_q.add(i)
@@ -308,10 +341,12 @@ def _align(query: tuple[Unit, ...], listed: tuple[Unit, ...], weigh: Weigher, si
         parts.append(PartMatch(qs[i], ls[j], sim, how, wq[i], wl[j]))
         gained += sim * weight
         aligned += weight
-        best_part = max(best_part, min(wq[i], wl[j]))
+        # What identifies a name in general, not in this list: a word frequent in the list is no less a name.
+        evidence_weight += _base(query[i]) + _base(listed[j])
+        best_part = max(best_part, min(_base(query[i]), _base(listed[j])))
         substantive = substantive or min(len(qs[i]), len(ls[j])) > 1
-    evidence = costs.evidence_enough(aligned / 2, best_part)
-    leftover, contradiction = _leftover_cost(tuple(qs), tuple(ls), wq, wl, used_q, used_l, evidence, costs)
+    leftover, contradiction, evidence = _leftover_cost(query, listed, wq, wl, used_q, used_l,
+                                                       (evidence_weight / 2, best_part), aligned / 2, costs)
     total = aligned + leftover
     score = gained / total if total > 0 and substantive else 0.0
     result = NameScore(score, "name-parts", parts, [t for i, t in enumerate(qs) if i not in used_q],
@@ -345,14 +380,14 @@ def _token_score(query: tuple[str, ...], listed: tuple[str, ...], weigh: Weigher
                  costs: Costs) -> NameScore:
     """Best alignment of two token sequences, allowing split and run-together parts."""
 
-    def align(q: tuple[Unit, ...], l_: tuple[Unit, ...]) -> NameScore:
-        qs, ls = ["".join(u) for u in q], ["".join(u) for u in l_]
+    stems = not costs.persons
 
+    def align(q: tuple[Unit, ...], l_: tuple[Unit, ...]) -> NameScore:
         def similarity(i: int, j: int) -> tuple[float, str]:
-            if len(q[i]) > 1 or len(l_[j]) > 1:  # joined parts must agree closely, and not by a stem alone
-                sim, how = part_similarity(qs[i], ls[j], mode)
+            if len(q[i]) > 1 or len(l_[j]) > 1:  # joined parts must agree closely
+                sim, how = part_similarity("".join(q[i]), "".join(l_[j]), mode, merged=True)
                 return (sim, how) if sim >= MIN_MERGED_SIMILARITY else (0.0, how)
-            return part_similarity(qs[i], ls[j], mode, not costs.persons)
+            return part_similarity(q[i][0], l_[j][0], mode, stems)
 
         return _align(q, l_, weigh, similarity, costs)
 

@@ -160,3 +160,102 @@ def pinyin_as_heard(syllables: list[str]) -> str:
                 break
         out.append(syllable)
     return "".join(out)
+
+
+# Wade-Giles, the romanization of Chinese before pinyin (Teng Hsiao-p'ing / Deng Xiaoping; Mao Tse-tung / Mao
+# Zedong). Its spellings are generated from pypinyin's syllables by the conversion rules, apostrophes dropped as the
+# normalizer drops them, so the aspirated and plain consonants (p' / p) read alike; a name is read back in pinyin.
+_WG_INITIALS = [("zh", "ch"), ("ch", "ch"), ("sh", "sh"), ("b", "p"), ("p", "p"), ("d", "t"), ("t", "t"),
+                ("g", "k"), ("k", "k"), ("j", "ch"), ("q", "ch"), ("x", "hs"), ("r", "j"), ("z", "ts"),
+                ("c", "ts"), ("s", "s")]
+_WG_FINALS = [("iong", "iung"), ("ong", "ung"), ("ian", "ien"), ("ie", "ieh"), ("ue", "ueh"), ("er", "erh")]
+
+
+def _wade_giles(syllable: str) -> set[str]:
+    """The Wade-Giles spellings (apostrophes dropped) of one toneless pinyin syllable."""
+    special = {"zhi": {"chih"}, "chi": {"chih"}, "shi": {"shih"}, "ri": {"jih"}, "zi": {"tzu", "tsu"},
+               "ci": {"tzu", "tsu"}, "si": {"ssu", "szu"}, "you": {"yu"}, "yong": {"yung"}, "yan": {"yen"},
+               "ye": {"yeh"}, "yue": {"yueh"}, "er": {"erh"}, "e": {"o", "e"}}
+    if syllable in special:
+        return special[syllable]
+    initial, rest = "", syllable
+    for pinyin, wade in _WG_INITIALS:
+        if syllable.startswith(pinyin):
+            initial, rest = wade, syllable[len(pinyin):]
+            break
+    else:
+        for first in "fmnlhwy":
+            if syllable.startswith(first):
+                initial, rest = first, syllable[1:]
+                break
+    if initial in ("k", "h") and rest == "e":
+        rest = "o"  # ge / ke / he: ko, k'o, ho
+    elif rest == "uo" and syllable[0] in "dtnlzcs" and not syllable.startswith(("zh", "ch", "sh")):
+        rest = "o"  # duo: to, luo: lo, zuo: tso
+    elif rest == "ui" and syllable[0] in "gk":
+        rest = "uei"  # gui: kuei
+    for pinyin, wade in _WG_FINALS:
+        if rest.endswith(pinyin):
+            rest = rest[:-len(pinyin)] + wade
+            break
+    return {initial + rest}
+
+
+def _wade_giles_inventory() -> dict[str, frozenset[str]]:
+    from .phonetic import _pinyin_syllables
+
+    inventory: dict[str, set[str]] = {}
+    for syllable in _pinyin_syllables():
+        for spelling in _wade_giles(syllable):
+            inventory.setdefault(spelling, set()).add(syllable)
+    return {spelling: frozenset(readings) for spelling, readings in inventory.items()}
+
+
+_WG: dict[str, frozenset[str]] = {}
+
+
+def _wg_segment(token: str) -> list[str] | None:
+    """The token as Wade-Giles syllables (fewest first), or None."""
+    if not _WG:
+        _WG.update(_wade_giles_inventory())
+    best: dict[int, list[str]] = {0: []}
+    for start in range(len(token)):
+        if start not in best:
+            continue
+        for end in range(start + 1, min(len(token), start + 7) + 1):
+            piece = token[start:end]
+            if piece in _WG and (end not in best or len(best[end]) > len(best[start]) + 1):
+                best[end] = best[start] + [piece]
+    found = best.get(len(token))
+    return found if found and len(found) <= 4 else None
+
+
+# Spellings that pinyin never has: a name holding one is read as Wade-Giles.
+_WG_MARKERS = ("hs", "ts", "tz", "ih", "ieh", "ien", "ueh", "ssu", "szu", "uei")
+
+
+def wade_giles_readings(tokens: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Pinyin readings of a name written in Wade-Giles: one with the plain consonants (p, t, k, ch, ts as b, d, g,
+    zh/j, z) and one with the aspirated (p, t, k, ch/q, c), since the apostrophes that told them apart are gone."""
+    from .phonetic import is_pinyin
+
+    if not any(m in t for t in tokens for m in _WG_MARKERS) or all(is_pinyin(t) for t in tokens):
+        return []
+    segmented = [_wg_segment(t) for t in tokens]
+    if not all(segmented):
+        return []
+    readings = []
+    for aspirated in (False, True):
+        reading = []
+        for pieces in segmented:
+            word = ""
+            for piece in pieces:  # type: ignore[union-attr]
+                options = sorted(_WG[piece])
+                plain = [o for o in options if o[:1] in "bdgjz" or o.startswith("zh")]
+                strong = [o for o in options if o[:1] in "ptkqc" and not o.startswith("zh")]
+                pool = (strong if aspirated else plain) or options
+                word += pool[0]
+            reading.append(word)
+        if tuple(reading) != tokens and tuple(reading) not in readings:
+            readings.append(tuple(reading))
+    return readings

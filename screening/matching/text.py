@@ -18,7 +18,7 @@ from typing import Literal
 
 from unidecode import unidecode
 
-from .scripts import pinyin_as_heard, romanize_arabic, romanize_hebrew
+from .scripts import pinyin_as_heard, romanize_arabic, romanize_hebrew, wade_giles_readings
 from .vocab import (ABBREVIATIONS, CJK_LEGAL_FORMS, HONORIFICS, KOREAN_SURNAMES, LEGAL_FORM_CLASS, LEGAL_FORMS,
                     NUMBER_WORDS, ORG_STOPWORDS, RUN_TOGETHER_LEGAL_FORMS, STOPWORDS)
 
@@ -28,6 +28,7 @@ _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6d
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _INITIALS = re.compile(r"\b([a-z])\.(?=[a-z]\b)")  # "l.l.c" -> "llc", "u.s." -> "us."
+_PERSON_INITIAL = re.compile(r"\b([a-z])\.")
 _JOINERS = re.compile(r"[\-‐‑‒–—'’`´ʼ]")  # hyphens and apostrophes join the parts they separate
 _HYPHENS = re.compile(r"[\-‐‑‒–—]")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
@@ -122,16 +123,20 @@ def detect_script(text: str) -> str:
 
 def _misspelt_legal_word(token: str) -> str | None:
     """A legal-form word written with one slip is still a legal form: a long one with any one edit ("corrporation",
-    "compnay"), a short one with two letters swapped ("lcl", "gbmh")."""
+    "compnay"); a short one with two letters swapped ("lcl", "gbmh") or a letter added ("fzae", "lxlp"), and one
+    of four letters or five with any one edit ("gmhb", "pjsk"). Three-letter forms are not changed into by a
+    substitution: "ink" is a word, not "inc"."""
     from rapidfuzz.distance import OSA
 
     if len(token) >= 6:
         for word in LONG_LEGAL_WORDS:
             if abs(len(word) - len(token)) <= 1 and OSA.distance(token, word) <= (2 if len(word) >= 10 else 1):
                 return word
-    elif len(token) >= 3:
+    if 3 <= len(token) <= 6:
         for word in SHORT_LEGAL_WORDS:
-            if len(word) == len(token) and sorted(word) == sorted(token) and OSA.distance(token, word) == 1:
+            if abs(len(word) - len(token)) > 1 or OSA.distance(token, word) != 1:
+                continue
+            if sorted(word) == sorted(token) or len(token) == len(word) + 1 or len(word) >= 4:
                 return word
     return None
 
@@ -141,9 +146,10 @@ def _strip_sequences(tokens: list[str], removed: list[str]) -> list[str]:
     changed = True
     while changed and len(tokens) > 1:
         changed = False
-        fixed = _misspelt_legal_word(tokens[-1])
-        if fixed and fixed != tokens[-1]:
-            tokens = tokens[:-1] + [fixed]
+        if tokens[-1] not in _FORMS_BY_LAST:
+            fixed = _misspelt_legal_word(tokens[-1])
+            if fixed and fixed != tokens[-1]:
+                tokens = tokens[:-1] + [fixed]
         # Only the forms that end with the last part (or start with the first) are worth comparing.
         for form in _FORMS_BY_LAST.get(tokens[-1], ()):
             if len(tokens) > len(form) and tuple(tokens[-len(form):]) == form:
@@ -165,7 +171,17 @@ def _romanize_han(han: str) -> list[str]:
     return [s for s in (re.sub(r"[^a-z]", "", p.lower()) for p in lazy_pinyin(han, style=Style.NORMAL)) if s]
 
 
+_NAME_DOTS = re.compile(r"[·・‧•]")
+
+
 def _han_form(text: str, name_type: NameType) -> NameForm:
+    if _NAME_DOTS.search(text):
+        # A foreign name written in characters, its parts separated by a middle dot (约翰·史密斯 John Smith): each
+        # part one token, read in pinyin and by its sound.
+        parts = [p for p in ("".join(_HAN.findall(to_simplified(x))) for x in _NAME_DOTS.split(text)) if p]
+        readings = [_romanize_han(part) for part in parts]
+        return NameForm(text, tuple("".join(r) for r in readings), "Hani", "".join(parts), None,
+                        sound_readings=(tuple(pinyin_as_heard(r) for r in readings),))
     simplified = "".join(_HAN.findall(to_simplified(text)))
     removed: list[str] = []
     core = simplified
@@ -227,11 +243,12 @@ def _hangul_to_latin(text: str) -> str:
     return "".join(f" {Romanizer(ch).romanize()} " if _HANGUL.match(ch) else ch for ch in text)
 
 
-def _split_parts(ascii_text: str, split_hyphens: bool = False) -> list[str]:
+def _split_parts(ascii_text: str, split_hyphens: bool = False, person: bool = False) -> list[str]:
     """Parts of a lower-case ASCII name. Hyphens join a person's parts (Quan-guo, Jean-Luc) and separate an
     organization's words (IMPORT-EXPORT, INTERNATIONAL-BOSNIA): where the other name writes them as one word, the
-    scorer joins them again."""
-    ascii_text = _INITIALS.sub(r"\1", ascii_text)
+    scorer joins them again. A person's dotted initials are initials each (J.F. Kennedy), an organization's one
+    word (L.L.C.)."""
+    ascii_text = _PERSON_INITIAL.sub(r"\1 ", ascii_text) if person else _INITIALS.sub(r"\1", ascii_text)
     ascii_text = _EZAFE.sub(" ", ascii_text)
     ascii_text = _ARTICLE.sub(" al ", ascii_text)
     if split_hyphens:
@@ -317,7 +334,7 @@ def _parentheticals(text: str, name_type: NameType) -> tuple[str, list[str], lis
     return outside, acronyms, qualifiers
 
 
-def _latin_tokens(text: str, script: str, split_hyphens: bool) -> tuple[list[str], str | None]:
+def _latin_tokens(text: str, script: str, name_type: NameType) -> tuple[list[str], str | None]:
     if script == "Hang":
         text = _hangul_to_latin(text)
     elif script == "Arab":
@@ -328,11 +345,11 @@ def _latin_tokens(text: str, script: str, split_hyphens: bool) -> tuple[list[str
     surname = None
     if ascii_text.count(",") == 1:
         # "SURNAME, Given" (list order): the first significant part before the comma is the family name.
-        left, right = (_split_parts(part) for part in ascii_text.split(","))
+        left, right = (_split_parts(part, person=name_type == "person") for part in ascii_text.split(","))
         significant = [t for t in left if t not in SURNAME_PARTICLES]
         if 1 <= len(left) <= 3 and right and significant:
             surname = significant[0]
-    tokens = _split_parts(ascii_text, split_hyphens)
+    tokens = _split_parts(ascii_text, name_type == "organization", name_type == "person")
     if script == "Hang" and len(tokens) >= 2 and all(len(t) <= 5 for t in tokens):
         # Korean names: family name, then the given-name syllables as one word, as Latin writing usually has it.
         tokens = [tokens[0], "".join(tokens[1:])] if len(tokens) <= 4 else tokens
@@ -362,13 +379,15 @@ def normalize_name(text: str, name_type: NameType = "any") -> NameForm:
         text = " ".join(" ".join(_japanese_reading(part)) for part in text.split())
     text = _CAMEL_LEGAL.sub(r" \1", text) if name_type != "person" else text
     text, paren_acronyms, qualifiers = _parentheticals(text, name_type)
-    tokens, surname = _latin_tokens(text, script, split_hyphens=name_type == "organization")
+    tokens, surname = _latin_tokens(text, script, name_type)
     tokens = _arabic_particles([_typed_digits(t) for t in tokens])
     alternatives: tuple[tuple[str, ...], ...] = ()
     if script == "Hang" and len(tokens) >= 2:
         first_syllable = next((ch for ch in text if _HANGUL.match(ch)), "")
         alternatives = tuple((spelling, *tokens[1:]) for spelling in KOREAN_SURNAMES.get(first_syllable, ())
                              if spelling != tokens[0])
+    elif script == "Latn" and name_type != "organization":
+        alternatives = tuple(wade_giles_readings(tuple(tokens)))
     removed: list[str] = list(qualifiers)
     legal_form = None
     if name_type == "person":
@@ -388,8 +407,9 @@ def normalize_name(text: str, name_type: NameType = "any") -> NameForm:
                                if LEGAL_FORM_CLASS[tuple(f.split())] != "co"), None)
             legal_form = legal_form or ("co" if dropped else None)
     stopwords = STOPWORDS if name_type == "person" else STOPWORDS | ORG_STOPWORDS
-    kept = [t for t in tokens if t not in stopwords]
-    if kept:
+    kept = [t for t in tokens if t not in stopwords or t == surname]
+    # A person's particles go (Maria de la Cruz), but not down to one part: Du Weihua, Le Pen are names.
+    if kept and (name_type != "person" or len(kept) >= 2):
         tokens = kept
     if surname and surname not in tokens:
         surname = None

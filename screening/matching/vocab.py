@@ -7,6 +7,8 @@ The index also lowers the weight of parts that are frequent in the loaded list (
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 # Legal forms, English and other languages, written as token sequences after normalization (lower case ASCII,
 # punctuation removed), each with the class it belongs to: two names that differ only in their legal form's spelling
 # (Co., Ltd. / Company Limited; OOO / LLC) rank as having the same one. Forms written out or transliterated
@@ -137,7 +139,7 @@ for _w in ("ivanov ivan smirnov kuznetsov popov petrov vladimir sergey sergei al
            "gonzalez hernandez wilson anderson taylor moore jackson martin white harris singh kumar "
            "gomez perez sanchez ramirez torres flores diaz rivera morales ortiz cruz reyes gutierrez ruiz "
            "alvarez castillo jimenez moreno romero herrera medina aguilar vargas castro mendoza silva "
-           "van von der den de la bin binti ibn bint thi duc "
+           "van von der den de la thi duc "
            "santos oliveira souza ferreira pereira costa rodrigues almeida nunes").split():
     COMMON_NAME_PARTS[_w] = 0.5
 
@@ -170,8 +172,11 @@ PLACE_WORDS: dict[str, float] = {w: 0.6 for w in (
     "european asian african arab arabian islamic persian turkish emirates").split()}
 
 
+@lru_cache(maxsize=200_000)
 def base_weight(token: str) -> float:
     """How much a name part identifies, before the list's own frequencies are taken into account."""
+    if token in COMMON_NAME_PARTS:  # before the stopwords: Du and Le are family names, kept as such (text.py)
+        return COMMON_NAME_PARTS[token]
     if token in STOPWORDS:
         return 0.0
     if token in PARTICLES:

@@ -27,7 +27,7 @@ from rapidfuzz.distance import OSA
 
 from .nicknames import related_names
 from .phonetic import cross_script_keys, skeleton
-from .score import (KEY_EDIT_MIN, KOREAN_SPELLINGS, MIN_MERGED_SIMILARITY, MIN_PART_SIMILARITY, _singular, bigrams, pair_mode,
+from .score import (KEY_EDIT_MIN, KOREAN_SPELLINGS, STEM_PREFIX, MIN_MERGED_SIMILARITY, MIN_PART_SIMILARITY, _singular, bigrams, pair_mode,
                     part_similarity)
 
 SHORT_PART = 4  # parts this long or shorter are found one edit away by the left-out-letter map
@@ -83,8 +83,8 @@ class Vocabulary:
                 keys.append("c:" + bare)
             if len(text) >= 4 and (singular := _singular(text)) != text:
                 keys.append("p:" + singular)
-            if len(text) >= 5 and not self.joined[vid]:  # stems meet only single parts (score._token_score)
-                keys.append("x:" + text[:5])
+            if len(text) >= STEM_PREFIX and not self.joined[vid]:  # stems meet single parts (score._token_score)
+                keys.append("x:" + text[:STEM_PREFIX])
             for key in keys:
                 self._by_key[key].append(vid)
         order = np.argsort(np.asarray(pair_slots, dtype=np.int32), kind="stable")
@@ -182,8 +182,8 @@ class Vocabulary:
         if len(text) >= 4:
             keys.append("p:" + (singular := _singular(text)))
             found.update(self._by_text.get(singular, ()))
-        if len(text) >= 5:
-            keys.append("x:" + text[:5])
+        if len(text) >= STEM_PREFIX:
+            keys.append("x:" + text[:STEM_PREFIX])
         for key in keys:
             found.update(self._by_key.get(key, ()))
         for mode, group in modes:
@@ -205,11 +205,12 @@ class Vocabulary:
         modes = {(m, g) for g in self._group_set if (m := pair_mode(group, g)) is not None}
         found, spelled = self._candidates(text, modes)
         if spelled:
-            # Spelling alone admits a unit only at an edit similarity (without the short-part surcharge, which
-            # only lowers it) of MIN_PART_SIMILARITY: a fast first cut, in C.
+            # Spelling alone admits a unit only at an edit similarity of MIN_PART_SIMILARITY (two thirds for three
+            # letters one edit apart, which the scorer lifts to it; the short-part surcharge only lowers it): a
+            # fast first cut, in C.
             texts = [self.texts[v] for v in spelled]
             close = process.cdist([text], texts, scorer=OSA.normalized_similarity, dtype=np.float32,
-                                  score_cutoff=MIN_PART_SIMILARITY - 1e-6)[0]
+                                  score_cutoff=min(MIN_PART_SIMILARITY, 2 / 3) - 1e-6)[0]
             found.update(v for v, sim in zip(spelled, close.tolist()) if sim > 0)
         out = []
         for vid in found:
@@ -217,7 +218,7 @@ class Vocabulary:
             if other == "han" or (other == "sounds" and group == "sounds"):
                 continue
             merged = joined or self.joined[vid]
-            sim, _ = part_similarity(text, self.texts[vid], pair_mode(group, other), not merged)
+            sim, _ = part_similarity(text, self.texts[vid], pair_mode(group, other), not merged, merged)
             if sim >= (MIN_MERGED_SIMILARITY if merged else MIN_PART_SIMILARITY):
                 out.append((vid, sim))
         return out
