@@ -159,7 +159,7 @@ class Matcher:
                     self.records.append(NameRecord(idx, name["name"], name.get("kind", "alias"), form))
         self._weights: dict[str, float] = {}
         self._idf = self._frequency_factors()
-        self._related_memo: dict[tuple[str, str, bool], list[tuple[int, float]]] = {}
+        self._related_memo: dict[tuple[str, str, bool], list[tuple[int, float, float]]] = {}
         self._build_index()
 
     def _build_index(self) -> None:
@@ -238,7 +238,7 @@ class Matcher:
         state["_related_memo"] = {}  # a query-time memo, not part of the index
         return state
 
-    def _related(self, text: str, group: str, joined: bool) -> list[tuple[int, float]]:
+    def _related(self, text: str, group: str, joined: bool) -> list[tuple[int, float, float]]:
         key = (text, group, joined)
         found = self._related_memo.get(key)
         if found is None:
@@ -254,16 +254,19 @@ class Matcher:
         if not related:
             empty = np.zeros(0, dtype=np.float32)
             return np.zeros(0, dtype=np.int32), empty, empty
-        slices = [(self._offsets[v], self._offsets[v + 1], sim,
-                   MEETS[kind] | (MERGES[kind] if _mergeable(*((self.vocabulary.texts[v], text) if kind == PAIR
-                                                               else (text, self.vocabulary.texts[v]))) else 0))
-                  for v, sim in related]
-        lengths = [b - a for a, b, _, _ in slices]
-        ids = np.concatenate([self._posting_rids[a:b] for a, b, _, _ in slices])
-        heavy = np.concatenate([self._posting_weights[a:b] for a, b, _, _ in slices])
-        sims = np.repeat(np.asarray([sim for _, _, sim, _ in slices], dtype=np.float32), lengths)
-        meets = np.repeat(np.asarray([mask for _, _, _, mask in slices], dtype=np.uint8), lengths)
-        allowed = (np.concatenate([self._posting_kinds[a:b] for a, b, _, _ in slices]) & meets) > 0
+        texts = self.vocabulary.texts
+        spans = [(self._offsets[v], self._offsets[v + 1]) for v, _, _ in related]
+        lengths = [b - a for a, b in spans]
+        # The kinds of list unit the query unit may meet there (joins only of a mergeable length).
+        masks = [MEETS[kind] | (MERGES[kind] if (_mergeable(texts[v], text) if kind == PAIR
+                                                 else _mergeable(text, texts[v])) else 0) for v, _, _ in related]
+        ids = np.concatenate([self._posting_rids[a:b] for a, b in spans])
+        heavy = np.concatenate([self._posting_weights[a:b] for a, b in spans])
+        organization = np.repeat(np.asarray([r[1] for r in related], dtype=np.float32), lengths)
+        person = np.repeat(np.asarray([r[2] for r in related], dtype=np.float32), lengths)
+        sims = np.where(self._person[ids], person, organization)
+        meets = np.repeat(np.asarray(masks, dtype=np.uint8), lengths)
+        allowed = ((np.concatenate([self._posting_kinds[a:b] for a, b in spans]) & meets) > 0) & (sims > 0)
         return ids[allowed], sims[allowed], heavy[allowed]
 
     def retrieval_bound(self, query: NameForm) -> tuple[np.ndarray, np.ndarray]:
@@ -312,9 +315,9 @@ class Matcher:
         for tokens, group in readings(query):
             weights = self._reading_weights(query, tokens, group)
             credit = np.zeros((len(tokens), size), dtype=np.float32)
-            # reach[k]: the heaviest list unit a query unit holding part k can meet. Units aligned are disjoint
-            # and each weighs no more than the reach of any of its parts, so the matched list weight is at most
-            # the sum of the parts' reaches.
+            # reach[k]: the heaviest list unit a query unit holding part k can meet, shared out over the unit's
+            # parts. Units aligned are disjoint and each weighs no more than the reach of its parts together, so
+            # the matched list weight is at most the sum of the parts' reaches.
             reach = np.zeros((len(tokens), size), dtype=np.float32)
             for k, token in enumerate(tokens):
                 if len(token) == 1 and group != "han":  # an initial, or the same letter alone
@@ -329,7 +332,7 @@ class Matcher:
                 best_sim = np.zeros(size, dtype=np.float32)
                 np.maximum.at(best_sim, at, sims)
                 best_weight = np.zeros(size, dtype=np.float32)
-                np.maximum.at(best_weight, at, heavy)
+                np.maximum.at(best_weight, at, heavy / (end - start))
                 for k in range(start, end):
                     np.maximum(credit[k], best_sim, out=credit[k])
                     np.maximum(reach[k], best_weight, out=reach[k])

@@ -17,6 +17,7 @@ upper bound of a name's score on it):
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import defaultdict
 from typing import Iterable
@@ -31,6 +32,9 @@ from .score import (KEY_EDIT_MIN, KOREAN_SPELLINGS, STEM_PREFIX, MIN_MERGED_SIMI
                     part_similarity)
 
 SHORT_PART = 4  # parts this long or shorter are found one edit away by the left-out-letter map
+# Edits per letter of a joined query unit that an edit similarity of MIN_MERGED_SIMILARITY allows: d <= 0.15 *
+# (len + d), d <= 0.15 / 0.85 * len.
+MERGED_EDITS = (1 - MIN_MERGED_SIMILARITY) / MIN_MERGED_SIMILARITY
 _EMPTY = np.zeros(0, dtype=np.int32)
 
 
@@ -87,17 +91,20 @@ class Vocabulary:
                 keys.append("x:" + text[:STEM_PREFIX])
             for key in keys:
                 self._by_key[key].append(vid)
-        order = np.argsort(np.asarray(pair_slots, dtype=np.int32), kind="stable")
+        # Each pair's units in order of length, so that a lookup reads only the lengths it can meet.
+        lengths = np.asarray([len(t) for t in self.texts], dtype=np.int32)
+        vid_array = np.asarray(pair_vids, dtype=np.int32)
+        order = np.lexsort((vid_array, lengths[vid_array], np.asarray(pair_slots, dtype=np.int32)))
         self._pair_ids = pair_ids
         self._pair_offsets = np.zeros(len(pair_ids) + 1, dtype=np.int64)
         np.cumsum(np.bincount(np.asarray(pair_slots, dtype=np.int64), minlength=len(pair_ids)),
                   out=self._pair_offsets[1:])
-        self._pair_vids = np.asarray(pair_vids, dtype=np.int32)[order]
+        self._pair_vids = vid_array[order]
+        self._pair_lengths = lengths[self._pair_vids]
         self._by_text = dict(self._by_text)
         self._short = dict(self._short)
         self._by_key = dict(self._by_key)
         self._group_set = frozenset(self.groups) - {"han"}
-        self._lengths = np.asarray([len(t) for t in self.texts], dtype=np.int16)
         self._mode_keys: dict[tuple[str, str], tuple[dict[str, list[int]], dict[str, list[int]]]] = {}
         self._lock = threading.Lock()
 
@@ -114,25 +121,37 @@ class Vocabulary:
     def __len__(self) -> int:
         return len(self.texts)
 
-    def _pair_posting(self, gram: str) -> np.ndarray:
+    def _pair_posting(self, gram: str, shortest: int, longest: int) -> np.ndarray:
+        """The units holding a letter pair, of a length in [shortest, longest]."""
         slot = self._pair_ids.get(gram)
         if slot is None:
             return _EMPTY
-        return self._pair_vids[self._pair_offsets[slot]:self._pair_offsets[slot + 1]]
+        start, end = self._pair_offsets[slot], self._pair_offsets[slot + 1]
+        lengths = self._pair_lengths[start:end]
+        lo, hi = np.searchsorted(lengths, shortest, "left"), np.searchsorted(lengths, longest, "right")
+        return self._pair_vids[start + lo:start + hi]
 
-    def _sharing_pairs(self, text: str) -> np.ndarray:
+    def _sharing_pairs(self, text: str, merged: bool) -> np.ndarray:
         """Units holding at least half of the text's letter pairs, or all but three of them (one edit destroys at
         most three: a text of few distinct pairs), whose length an edit similarity of MIN_PART_SIMILARITY allows
-        (within 30% of the longer)."""
+        (within 30% of the longer). Joined parts must be spelled alike to MIN_MERGED_SIMILARITY: at most
+        `MERGED_EDITS` of their length apart, each edit destroying at most three pairs."""
         grams = bigrams(text)
         need = max(1, min((len(grams) + 1) // 2, len(grams) - 3))
-        postings = [self._pair_posting(g) for g in grams]
-        if not any(len(p) for p in postings):
+        shortest, longest = math.ceil(0.7 * len(text) - 1e-9), math.floor(len(text) / 0.7 + 1e-9)
+        if merged:
+            edits = int(MERGED_EDITS * len(text))
+            need = max(need, len(grams) - 3 * edits)
+            shortest, longest = len(text) - edits, len(text) + edits
+        postings = [self._pair_posting(g, shortest, longest) for g in grams]
+        total = sum(len(p) for p in postings)
+        if total == 0:
             return _EMPTY
-        counts = np.bincount(np.concatenate(postings), minlength=len(self.texts))
-        found = np.flatnonzero(counts >= need)
-        lengths = self._lengths[found]
-        return found[(lengths >= 0.7 * len(text)) & (lengths * 0.7 <= len(text))].astype(np.int32)
+        joined = np.concatenate(postings)
+        if total * 8 < len(self.texts):  # few: count by sorting rather than over the whole vocabulary
+            found, counts = np.unique(joined, return_counts=True)
+            return found[counts >= need]
+        return np.flatnonzero(np.bincount(joined, minlength=len(self.texts)) >= need).astype(np.int32)
 
     def _mode_maps(self, mode: str, group: str) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
         """For one cross-script mode and one script group: its units' keys, and each key with one letter left out
@@ -157,7 +176,8 @@ class Vocabulary:
                 self._mode_keys[(mode, group)] = (dict(keys), dict(near))
         return self._mode_keys[(mode, group)]
 
-    def _candidates(self, text: str, modes: Iterable[tuple[str, str]]) -> tuple[set[int], list[int]]:
+    def _candidates(self, text: str, modes: Iterable[tuple[str, str]],
+                    merged: bool) -> tuple[set[int], list[int]]:
         """Units the text could meet: those met by a rule other than spelling (checked in full), and those that
         share its spelling (one edit, or half of its letter pairs), to be checked by edit distance first."""
         found: set[int] = set(self._by_text.get(text, ()))
@@ -175,7 +195,7 @@ class Vocabulary:
         if len(text) <= SHORT_PART:
             spelled: list[int] = [v for variant in _deletions(text) for v in self._short.get(variant, ())]
         else:  # one edit away, and two or more where half of the letter pairs stay (score.shares_bigrams)
-            spelled = self._sharing_pairs(text).tolist()
+            spelled = self._sharing_pairs(text, merged).tolist()
         keys = ["s:" + skeleton(text)]
         if len(bare := skeleton(text, False)) >= 5:
             keys.append("c:" + bare)
@@ -197,13 +217,13 @@ class Vocabulary:
                         found.update(near.get(variant, ()))
         return found, spelled
 
-    def related(self, text: str, group: str, joined: bool) -> list[tuple[int, float]]:
-        """Every unit a query unit could be aligned with, and the similarity it would get there (an organization's
-        stems included: they only ever add)."""
+    def related(self, text: str, group: str, joined: bool) -> list[tuple[int, float, float]]:
+        """Every unit a query unit could be aligned with, and the similarity it would get there: in an
+        organization's name (where words of one stem meet) and in a person's (0 where it would not meet)."""
         if group == "han":
-            return [(vid, 1.0) for vid in self._by_text.get(text, ()) if self.groups[vid] == "han"]
+            return [(vid, 1.0, 1.0) for vid in self._by_text.get(text, ()) if self.groups[vid] == "han"]
         modes = {(m, g) for g in self._group_set if (m := pair_mode(group, g)) is not None}
-        found, spelled = self._candidates(text, modes)
+        found, spelled = self._candidates(text, modes, joined)
         if spelled:
             # Spelling alone admits a unit only at an edit similarity of MIN_PART_SIMILARITY (two thirds for three
             # letters one edit apart, which the scorer lifts to it; the short-part surcharge only lowers it): a
@@ -218,7 +238,10 @@ class Vocabulary:
             if other == "han" or (other == "sounds" and group == "sounds"):
                 continue
             merged = joined or self.joined[vid]
-            sim, _ = part_similarity(text, self.texts[vid], pair_mode(group, other), not merged, merged)
-            if sim >= (MIN_MERGED_SIMILARITY if merged else MIN_PART_SIMILARITY):
-                out.append((vid, sim))
+            mode = pair_mode(group, other)
+            least = MIN_MERGED_SIMILARITY if merged else MIN_PART_SIMILARITY
+            organization, _ = part_similarity(text, self.texts[vid], mode, not merged, merged)
+            if organization >= least:
+                person = organization if merged else part_similarity(text, self.texts[vid], mode)[0]
+                out.append((vid, organization, person if person >= least else 0.0))
         return out
