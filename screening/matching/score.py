@@ -56,6 +56,8 @@ MIN_EVIDENCE = 0.6  # matched weight (per side) below which an omission costs in
 CONTRADICTION_WEIGHT = 0.2  # left-over weight on both sides above which the names contradict each other
 SUBSTITUTION_COST = 0.7  # the least a contradicting part costs, however generic (Shipping / Trading)
 PERSON_SUBSTITUTION_FACTOR = 0.8  # a person whose part is replaced by another is most often a relative
+GIVEN_NAME_FACTOR = 0.85  # ... and more so when the part replaced is the first given name
+PARTICLE_WEIGHT = 0.3  # al, abd, allah, bin: not a given name
 WEAK_EVIDENCE_FACTOR = 0.7  # a name that agrees on common or generic parts only, the rest left out
 
 # Latin spellings of one Korean family name share a bit (Lee / Yi / Rhee / Ri; Park / Pak; Choi / Choe).
@@ -195,7 +197,7 @@ def pair_mode(query_script: str, list_script: str) -> str | None:
     return CROSS_SCRIPT_MODE.get(query_script) or CROSS_SCRIPT_MODE.get(list_script)
 
 
-@dataclass
+@dataclass(slots=True)
 class PartMatch:
     query: str
     listed: str
@@ -282,6 +284,7 @@ class Costs:
         return self.persons or best_part_weight >= DISTINCTIVE_WEIGHT or left_weight < DISTINCTIVE_WEIGHT
 
 
+@lru_cache(maxsize=200_000)
 def _base(unit: Unit) -> float:
     return sum(map(base_weight, unit))
 
@@ -292,36 +295,51 @@ def _leftover_cost(query: tuple[Unit, ...], listed: tuple[Unit, ...], wq: list[f
     """The cost of the parts without a partner, whether they contradict each other, and whether what matched
     (its weight per side, its heaviest part, in general weights) is evidence enough for an omission
     (Costs.evidence_enough)."""
-    matched_q = {query[i] for i in used_q}
-    matched_l = {listed[j] for j in used_l}
     # A part repeated on its own side (Ali Ali Abkar) adds nothing when its twin found a partner.
-    left_q = [(query[i], wq[i]) for i in range(len(query)) if i not in used_q and query[i] not in matched_q]
-    left_l = [(listed[j], wl[j]) for j in range(len(listed)) if j not in used_l and listed[j] not in matched_l]
-    weight_q, weight_l = sum(w for _, w in left_q), sum(w for _, w in left_l)
-    evidence = costs.evidence_enough(*matched, max((_base(u) for u, _ in left_q + left_l), default=0.0))
-    left_q = [("".join(u), w) for u, w in left_q]
-    left_l = [("".join(u), w) for u, w in left_l]
+    left: list[tuple[Unit, float]] = []
+    weight_q = weight_l = 0.0
+    if len(used_q) < len(query):
+        matched_q = {query[i] for i in used_q}
+        for i, unit in enumerate(query):
+            if i not in used_q and unit not in matched_q:
+                left.append((unit, wq[i]))
+                weight_q += wq[i]
+    if len(used_l) < len(listed):
+        matched_l = {listed[j] for j in used_l}
+        for j, unit in enumerate(listed):
+            if j not in used_l and unit not in matched_l:
+                left.append((unit, wl[j]))
+                weight_l += wl[j]
+    evidence = costs.evidence_enough(*matched, max((_base(u) for u, _ in left), default=0.0))
     if weight_q > CONTRADICTION_WEIGHT and weight_l > CONTRADICTION_WEIGHT:
-        return sum(max(w, SUBSTITUTION_COST) for _, w in left_q + left_l), True, evidence
+        return sum(max(w, SUBSTITUTION_COST) for _, w in left), True, evidence
     if not evidence or weight_q + weight_l > OMISSION_LIMIT * matched_weight:
         # What is left out outweighs what agrees: not an omission (Vikutor Novikov Pavelovich is not Vector).
         return weight_q + weight_l, False, evidence
-    return sum(costs.omitted(t, w) for t, w in left_q + left_l), False, evidence
+    return sum(costs.omitted("".join(u), w) for u, w in left), False, evidence
 
 
-def _align(query: tuple[Unit, ...], listed: tuple[Unit, ...], weigh: Weigher, similarity: Similarity,
-           costs: Costs) -> NameScore:
+def _align(query: tuple[Unit, ...], listed: tuple[Unit, ...], weigh: Weigher, costs: Costs,
+           mode: str | None = None, similarity: Similarity | None = None) -> NameScore:
     """The best one-to-one alignment of two names' units (greedy, most similar first) and its score. A unit of
-    several tokens weighs what its tokens weigh together."""
+    several tokens weighs what its tokens weigh together, and must agree closely (MIN_MERGED_SIMILARITY, by
+    part_similarity's `merged` rules). `similarity`, when given, replaces part_similarity (Han characters)."""
     qs = [u[0] if len(u) == 1 else "".join(u) for u in query]
     ls = [u[0] if len(u) == 1 else "".join(u) for u in listed]
     wq = [weigh(u[0]) if len(u) == 1 else sum(map(weigh, u)) for u in query]
     wl = [weigh(u[0]) if len(u) == 1 else sum(map(weigh, u)) for u in listed]
+    stems = not costs.persons
     pairs = []
-    columns = range(len(listed))
-    for i in range(len(query)):
-        for j in columns:
-            sim, how = similarity(i, j)
+    for i, (unit_q, text_q) in enumerate(zip(query, qs)):
+        for j, (unit_l, text_l) in enumerate(zip(listed, ls)):
+            if similarity is not None:
+                sim, how = similarity(i, j)
+            elif len(unit_q) == 1 and len(unit_l) == 1:
+                sim, how = part_similarity(text_q, text_l, mode, stems)
+            else:
+                sim, how = part_similarity(text_q, text_l, mode, False, True)
+                if sim < MIN_MERGED_SIMILARITY:
+                    continue
             if sim >= MIN_PART_SIMILARITY:  # most similar first, then heaviest, then nearest in order
                 pairs.append((-sim, -(wq[i] + wl[j]), abs(i - j), i, j, how))
     pairs.sort()
@@ -332,9 +350,9 @@ def _align(query: tuple[Unit, ...], listed: tuple[Unit, ...], weigh: Weigher, si
     gained = aligned = evidence_weight = best_part = 0.0
     substantive = False
     for negative_sim, negative_weight, _, i, j, how in pairs:
-        sim, weight = -negative_sim, -negative_weight
         if i in used_q or j in used_l:
             continue
+        sim, weight = -negative_sim, -negative_weight
         used_q.add(i)
         used_l.add(j)
         matched.append((i, j))
@@ -342,9 +360,10 @@ def _align(query: tuple[Unit, ...], listed: tuple[Unit, ...], weigh: Weigher, si
         gained += sim * weight
         aligned += weight
         # What identifies a name in general, not in this list: a word frequent in the list is no less a name.
-        evidence_weight += _base(query[i]) + _base(listed[j])
-        best_part = max(best_part, min(_base(query[i]), _base(listed[j])))
-        substantive = substantive or min(len(qs[i]), len(ls[j])) > 1
+        base_q, base_l = _base(query[i]), _base(listed[j])
+        evidence_weight += base_q + base_l
+        best_part = max(best_part, min(base_q, base_l))
+        substantive = substantive or (len(qs[i]) > 1 and len(ls[j]) > 1)
     leftover, contradiction, evidence = _leftover_cost(query, listed, wq, wl, used_q, used_l,
                                                        (evidence_weight / 2, best_part), aligned / 2, costs)
     total = aligned + leftover
@@ -380,19 +399,13 @@ def _token_score(query: tuple[str, ...], listed: tuple[str, ...], weigh: Weigher
                  costs: Costs) -> NameScore:
     """Best alignment of two token sequences, allowing split and run-together parts."""
 
-    stems = not costs.persons
-
     def align(q: tuple[Unit, ...], l_: tuple[Unit, ...]) -> NameScore:
-        def similarity(i: int, j: int) -> tuple[float, str]:
-            if len(q[i]) > 1 or len(l_[j]) > 1:  # joined parts must agree closely
-                sim, how = part_similarity("".join(q[i]), "".join(l_[j]), mode, merged=True)
-                return (sim, how) if sim >= MIN_MERGED_SIMILARITY else (0.0, how)
-            return part_similarity(q[i][0], l_[j][0], mode, stems)
-
-        return _align(q, l_, weigh, similarity, costs)
+        return _align(q, l_, weigh, costs, mode)
 
     plain_q, plain_l = _units(query), _units(listed)
     best = align(plain_q, plain_l)
+    if not best.unmatched_query and not best.unmatched_list:
+        return best  # every part met: joining parts can only lose partners
 
     def consider(q: tuple[Unit, ...], l_: tuple[Unit, ...]) -> None:
         # A reading with parts joined counts only where the joined parts found their partner.
@@ -426,8 +439,12 @@ def _acronym_score(query: NameForm, listed: NameForm) -> NameScore | None:
     return None
 
 
+_PERSON_COSTS = Costs(True, OMITTED_PART_COST_PERSON)
+_ORGANIZATION_COSTS = Costs(False, OMITTED_PART_COST_ORG)
+
+
 def _costs(is_person: bool) -> Costs:
-    return Costs(True, OMITTED_PART_COST_PERSON) if is_person else Costs(False, OMITTED_PART_COST_ORG)
+    return _PERSON_COSTS if is_person else _ORGANIZATION_COSTS
 
 
 # The scale of reported scores. The raw score (the formula above) reaches the default threshold, 0.80, at
@@ -465,12 +482,17 @@ def _han_score(query: NameForm, listed: NameForm, weigh: Weigher, costs: Costs) 
     def same_characters(i: int, j: int) -> tuple[float, str]:
         return (1.0, "same characters") if qh[i] == lh[j] else (0.0, "different characters")
 
-    result = _align(query.tokens, listed.tokens, weigh, same_characters, costs)
+    result = _align(_units(query.tokens), _units(listed.tokens), weigh, costs, similarity=same_characters)
     for part in result.parts:
         part.query = qh[query.tokens.index(part.query)] + f" ({part.query})"
         part.listed = lh[listed.tokens.index(part.listed)] + f" ({part.listed})"
     result.method = "han-characters"
     return result
+
+
+def _first_given(form: NameForm) -> str | None:
+    """A person's first given name: the first part that is neither the marked surname nor a particle."""
+    return next((t for t in form.tokens if t != form.surname and base_weight(t) > PARTICLE_WEIGHT), None)
 
 
 def _alternative_mode(form: NameForm, other: NameForm, mode: str | None) -> str | None:
@@ -510,6 +532,13 @@ def score_forms(query: NameForm, listed: NameForm, *, is_person: bool, weigh: We
                     result.score *= SURNAME_MISSING_FACTOR
                     result.adjustments.append({"reason": f"{side} surname '{form.surname}' has no partner",
                                                "factor": SURNAME_MISSING_FACTOR})
+            given_q, given_l = _first_given(query), _first_given(listed)
+            if given_q in result.unmatched_query and given_l in result.unmatched_list:
+                # Both first given names left over, each the other's replacement: a relative (Omar / Yasir
+                # Sabawi Ibrahim Hasan al-Tikriti), not a spelling of one person.
+                result.score *= GIVEN_NAME_FACTOR
+                result.adjustments.append({"reason": f"given names '{given_q}' and '{given_l}' differ",
+                                           "factor": GIVEN_NAME_FACTOR})
     if weak:
         result.score *= WEAK_ALIAS_FACTOR
         result.adjustments.append({"reason": "weak alias", "factor": WEAK_ALIAS_FACTOR})
