@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 from screening.matching import DEFAULT_THRESHOLD, Matcher, normalize_name
-from screening.matching.score import part_similarity, score_forms
+from screening.matching.parts import part_similarity
+from screening.matching.score import calibrate, score_forms
 
 from .synthetic import misspell, synthetic_entries
 
@@ -78,9 +79,11 @@ def main() -> None:
     wanted = got = 0
     for query, entry in queries[: args.recall_queries]:
         form = normalize_name(query, entry["type"])
+        # Scoring every name of the query's type, as the matcher would, and calibrated the same way.
         everything = {matcher.entries[r.entry_idx].id for r in matcher.records
-                      if score_forms(form, r.form, is_person=entry["type"] == "person",
-                                     weigh=matcher.weigh).score >= DEFAULT_THRESHOLD}
+                      if matcher.entries[r.entry_idx].type == entry["type"]
+                      and round(calibrate(score_forms(form, r.form, is_person=entry["type"] == "person",
+                                                      weigh=matcher.weigh).score), 3) >= DEFAULT_THRESHOLD}
         _, matches = matcher.screen(query, type=entry["type"], limit=100)
         retrieved = {m.entry_id for m in matches}
         wanted += len(everything)

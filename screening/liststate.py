@@ -38,7 +38,9 @@ def build_snapshot(session: Session, version: int | None, cache_dir: Path | None
 
     def build() -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]], Matcher]:
         entries = {e["id"]: e for e in store.version_entries(session, version)}
-        return entries, store.version_sources(session, version), Matcher(entries.values())
+        matcher = Matcher(entries.values())
+        matcher.vocabulary.warm()  # the cross-script keys, once, into the cache rather than in every worker
+        return entries, store.version_sources(session, version), matcher
 
     with collector_paused():
         load_converters()  # a built index has them loaded by its Han names, a loaded one by nothing yet

@@ -9,7 +9,7 @@ import pytest
 
 from screening.listfile import load_list_file
 from screening.matching import DEFAULT_THRESHOLD, Matcher, compare, normalize_name
-from screening.matching.score import part_similarity
+from screening.matching.parts import part_similarity
 
 DATA = Path(__file__).parent / "data"
 
@@ -225,8 +225,8 @@ def test_frequent_parts_weigh_less_in_a_large_list(large_matcher) -> None:  # ty
     assert matcher.weigh("trading") < 0.25 and matcher.weigh("zzyzx") == 1.0
 
 
-def test_remembered_related_parts_change_nothing_and_stay_bounded(large_matcher,  # type: ignore[no-untyped-def]
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_remembered_credits_change_nothing_and_stay_bounded(large_matcher,  # type: ignore[no-untyped-def]
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     from screening.matching import index
 
     matcher, entries = large_matcher
@@ -235,13 +235,15 @@ def test_remembered_related_parts_change_nothing_and_stay_bounded(large_matcher,
     def results() -> list[list[tuple[str, float]]]:
         return [[(m.entry_id, m.score) for m in matcher.screen(q, threshold=0.6, limit=100)[1]] for q in queries]
 
-    matcher._related_memo.clear()
+    matcher._credit_memo.clear()
+    matcher._credit_memo_bytes = 0
     cold = results()
-    assert results() == cold, "remembered related parts changed a result"
-    monkeypatch.setattr(index, "RELATED_MEMO_SIZE", 50)
-    matcher._related_memo.clear()
+    assert results() == cold, "remembered credits changed a result"
+    monkeypatch.setattr(index, "CREDIT_MEMO_BYTES", 20_000)
+    matcher._credit_memo.clear()
+    matcher._credit_memo_bytes = 0
     assert results() == cold, "a memo that keeps being emptied changed a result"
-    assert 0 < len(matcher._related_memo) <= 50
+    assert 0 < matcher._credit_memo_bytes <= 20_000 + 5_000
 
 
 def _entry(entry_id: str, name: str, kind: str = "person") -> dict:  # type: ignore[type-arg]

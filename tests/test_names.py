@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from screening.matching import compare, normalize_name
-from screening.matching.score import calibrate, part_similarity, raw_score_for
+from screening.matching.parts import part_similarity
+from screening.matching.score import calibrate, raw_score_for
 
 
 def _match(query: str, listed: str, kind: str) -> bool:

@@ -13,7 +13,7 @@ import heapq
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 import numpy as np
 
@@ -26,8 +26,19 @@ from .vocabulary import Vocabulary
 
 DEFAULT_THRESHOLD = 0.80
 SCORE_ALL_BELOW = 400  # names; below this, scoring everything is cheaper than retrieval
-RELATED_MEMO_SIZE = 50_000  # query units whose related vocabulary is remembered (customers' names repeat parts)
+CREDIT_MEMO_BYTES = 64 * 2**20  # query units' credits remembered, in bytes of arrays (a few hundred bytes each)
+RELATED_MEMO_SIZE = 50_000  # query units whose related vocabulary is remembered
 MAX_BONUS = {"birth_date": 0.05, "country": 0.03}  # the most an adjustment can add (Matcher._adjust)
+
+
+class UnitCredit(NamedTuple):
+    """Where a query unit finds partners: list names (ids, ascending, once each), the best similarity there, the
+    heaviest partner's weight, and how many partners each name holds."""
+
+    ids: np.ndarray
+    similarity: np.ndarray
+    weight: np.ndarray
+    partners: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -116,8 +127,11 @@ MEETS = {PART: PART | GIVEN | ALONE, PAIR: 0, GIVEN: GIVEN | PART | ALONE, WHOLE
 MERGES = {PART: PAIR, PAIR: PART | ALONE, GIVEN: 0, WHOLE: 0, ALONE: PAIR}
 
 
-def _mergeable(single: str, joined: str) -> bool:
-    return single == joined or (len(single) >= 6 and abs(len(single) - len(joined)) <= 2)
+def _kinds_met(kind: int, query_unit: str, list_unit: str) -> int:
+    """The kinds of list unit a query unit of this kind may be aligned with, when their texts are these."""
+    single, joined = (list_unit, query_unit) if kind == PAIR else (query_unit, list_unit)
+    mergeable = single == joined or (len(single) >= 6 and abs(len(single) - len(joined)) <= 2)
+    return MEETS[kind] | (MERGES[kind] if mergeable else 0)
 
 
 def units(tokens: tuple[str, ...], query: bool, group: str, person: bool = True) -> list[tuple[int, int, int]]:
@@ -159,7 +173,9 @@ class Matcher:
                     self.records.append(NameRecord(idx, name["name"], name.get("kind", "alias"), form))
         self._weights: dict[str, float] = {}
         self._idf = self._frequency_factors()
-        self._related_memo: dict[tuple[str, str, bool], list[tuple[int, float, float]]] = {}
+        self._credit_memo: dict[tuple[str, str, int], UnitCredit] = {}
+        self._credit_memo_bytes = 0
+        self._related_memo: dict[tuple[str, str, bool, bool], list[tuple[int, float, float]]] = {}
         self._build_index()
 
     def _build_index(self) -> None:
@@ -235,31 +251,44 @@ class Matcher:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_related_memo"] = {}  # a query-time memo, not part of the index
+        # Query-time memos, not part of the index.
+        state["_credit_memo"], state["_credit_memo_bytes"], state["_related_memo"] = {}, 0, {}
         return state
 
-    def _related(self, text: str, group: str, joined: bool) -> list[tuple[int, float, float]]:
-        key = (text, group, joined)
+    def _unit_credit(self, text: str, group: str, kind: int) -> UnitCredit:
+        """Remembered (customers' names repeat their parts): see _credit."""
+        key = (text, group, kind)
+        found = self._credit_memo.get(key)
+        if found is None:
+            if self._credit_memo_bytes > CREDIT_MEMO_BYTES:
+                self._credit_memo.clear()
+                self._credit_memo_bytes = 0
+            found = self._credit_memo[key] = self._credit(text, group, kind)
+            self._credit_memo_bytes += sum(a.nbytes for a in found) + 200
+        return found
+
+    def _related(self, text: str, group: str, joined: bool, joins: bool) -> list[tuple[int, float, float]]:
+        """Vocabulary.related, remembered: one text is looked up as several kinds of unit."""
+        key = (text, group, joined, joins)
         found = self._related_memo.get(key)
         if found is None:
             if len(self._related_memo) >= RELATED_MEMO_SIZE:
                 self._related_memo.clear()
-            found = self._related_memo[key] = self.vocabulary.related(text, group, joined)
+            found = self._related_memo[key] = self.vocabulary.related(text, group, joined, joins)
         return found
 
-    def _unit_credit(self, text: str, group: str, kind: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The list names where a query unit finds a partner of a kind it may be aligned with (with repeats when
-        it finds several there), the similarity there, and the partner's weight."""
-        related = self._related(text, group, kind not in (PART, ALONE))
+    def _credit(self, text: str, group: str, kind: int) -> UnitCredit:
+        """The list names where a query unit finds a partner of a kind it may be aligned with: their ids (once
+        each, ascending), the best similarity there, the heaviest partner's weight, and how many partners."""
+        joins = bool((MEETS[kind] | MERGES[kind]) & (PAIR | GIVEN | WHOLE))
+        related = self._related(text, group, kind not in (PART, ALONE), joins)
         if not related:
             empty = np.zeros(0, dtype=np.float32)
-            return np.zeros(0, dtype=np.int32), empty, empty
+            return UnitCredit(np.zeros(0, dtype=np.int32), empty, empty, np.zeros(0, dtype=np.int32))
         texts = self.vocabulary.texts
         spans = [(self._offsets[v], self._offsets[v + 1]) for v, _, _ in related]
         lengths = [b - a for a, b in spans]
-        # The kinds of list unit the query unit may meet there (joins only of a mergeable length).
-        masks = [MEETS[kind] | (MERGES[kind] if (_mergeable(texts[v], text) if kind == PAIR
-                                                 else _mergeable(text, texts[v])) else 0) for v, _, _ in related]
+        masks = [_kinds_met(kind, text, texts[v]) for v, _, _ in related]
         ids = np.concatenate([self._posting_rids[a:b] for a, b in spans])
         heavy = np.concatenate([self._posting_weights[a:b] for a, b in spans])
         organization = np.repeat(np.asarray([r[1] for r in related], dtype=np.float32), lengths)
@@ -267,7 +296,15 @@ class Matcher:
         sims = np.where(self._person[ids], person, organization)
         meets = np.repeat(np.asarray(masks, dtype=np.uint8), lengths)
         allowed = ((np.concatenate([self._posting_kinds[a:b] for a, b in spans]) & meets) > 0) & (sims > 0)
-        return ids[allowed], sims[allowed], heavy[allowed]
+        ids, sims, heavy = ids[allowed], sims[allowed], heavy[allowed]
+        if len(related) == 1:  # one vocabulary unit: each name once already
+            return UnitCredit(ids, sims, heavy, np.ones(len(ids), dtype=np.int32))
+        unique, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
+        best_sim = np.zeros(len(unique), dtype=np.float32)
+        best_weight = np.zeros(len(unique), dtype=np.float32)
+        np.maximum.at(best_sim, inverse, sims)
+        np.maximum.at(best_weight, inverse, heavy)
+        return UnitCredit(unique.astype(np.int32), best_sim, best_weight, counts.astype(np.int32))
 
     def retrieval_bound(self, query: NameForm) -> tuple[np.ndarray, np.ndarray]:
         """List names that could score anything for this query, and an upper bound of each one's raw score.
@@ -291,9 +328,9 @@ class Matcher:
             for start, end, kind in units(tokens, True, group):
                 if end - start == 1 and len(tokens[start]) == 1 and group != "han":
                     continue  # an initial: assumed to meet every name (below), never a reason to score one
-                ids, sims, heavy = self._unit_credit("".join(tokens[start:end]), group, kind)
-                if len(ids):
-                    found_units.append((tokens, weights, start, end, ids, sims, heavy))
+                credit = self._unit_credit("".join(tokens[start:end]), group, kind)
+                if len(credit.ids):
+                    found_units.append((tokens, start, end, credit))
         forced: dict[int, float] = {}
         for rid in self._han.get(query.han or "", ()):
             forced[rid] = 1.0
@@ -305,7 +342,7 @@ class Matcher:
                 forced[rid] = max(forced.get(rid, 0.0), ACRONYM_SCORE)
         if not found_units and not forced:
             return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
-        support = np.unique(np.concatenate([u[4] for u in found_units] + [np.asarray(list(forced), dtype=np.int32)]))
+        support = np.unique(np.concatenate([u[3].ids for u in found_units] + [np.asarray(list(forced), dtype=np.int32)]))
         local = np.empty(len(self.records), dtype=np.int32)
         local[support] = np.arange(len(support), dtype=np.int32)
         size = len(support)
@@ -325,21 +362,18 @@ class Matcher:
                     reach[k] = self._top_part[support]
             partners: dict[int, np.ndarray] = {}  # part -> how many list units each name holds for it
             joined = np.zeros((len(tokens), size), dtype=bool)  # the part is in a joined unit that meets the name
-            for unit_tokens, _, start, end, ids, sims, heavy in found_units:
+            for unit_tokens, start, end, unit in found_units:
                 if unit_tokens is not tokens:
                     continue
-                at = local[ids]
-                best_sim = np.zeros(size, dtype=np.float32)
-                np.maximum.at(best_sim, at, sims)
-                best_weight = np.zeros(size, dtype=np.float32)
-                np.maximum.at(best_weight, at, heavy / (end - start))
+                at = local[unit.ids]  # each name once: plain assignment is enough
                 for k in range(start, end):
-                    np.maximum(credit[k], best_sim, out=credit[k])
-                    np.maximum(reach[k], best_weight, out=reach[k])
+                    credit[k][at] = np.maximum(credit[k][at], unit.similarity)
+                    reach[k][at] = np.maximum(reach[k][at], unit.weight / (end - start))
                 if end - start == 1:
-                    partners[start] = np.bincount(at, minlength=size)
+                    partners[start] = np.zeros(size, dtype=np.int32)
+                    partners[start][at] = unit.partners
                 else:
-                    joined[start:end] |= best_sim > 0
+                    joined[start:end, at] = True
             # A part repeated in the query (Michelle Michelle) meets as many list units as the name holds for it;
             # a copy left over costs nothing (its twin met), so it counts neither way.
             present = np.ones((len(tokens), size), dtype=bool)

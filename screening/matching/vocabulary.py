@@ -1,7 +1,7 @@
 """The distinct parts of a list's names (its vocabulary), and for a query's part every vocabulary part it could be
 scored against, with the similarity it would get.
 
-score.part_similarity admits a pair of parts by a fixed set of rules; each rule has a lookup here that finds a
+parts.part_similarity admits a pair of parts by a fixed set of rules; each rule has a lookup here that finds a
 superset of the parts it admits, and the similarity is then computed exactly. So the credit a query part gets
 for a list name is the best similarity the scorer could give it there, never an estimate (index.py builds its
 upper bound of a name's score on it):
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import threading
+import zlib
 from collections import defaultdict
 from typing import Iterable
 
@@ -28,8 +29,8 @@ from rapidfuzz.distance import OSA
 
 from .nicknames import related_names
 from .phonetic import cross_script_keys, skeleton
-from .score import (KEY_EDIT_MIN, KOREAN_SPELLINGS, STEM_PREFIX, MIN_MERGED_SIMILARITY, MIN_PART_SIMILARITY, _singular, bigrams, pair_mode,
-                    part_similarity)
+from .parts import (KEY_EDIT_MIN, KOREAN_SPELLINGS, MIN_MERGED_SIMILARITY, MIN_PART_SIMILARITY, STEM_PREFIX,
+                    _singular, bigrams, pair_mode, part_similarity)
 
 SHORT_PART = 4  # parts this long or shorter are found one edit away by the left-out-letter map
 # Edits per letter of a joined query unit that an edit similarity of MIN_MERGED_SIMILARITY allows: d <= 0.15 *
@@ -40,6 +41,78 @@ _EMPTY = np.zeros(0, dtype=np.int32)
 
 def _deletions(text: str) -> set[str]:
     return {text} | {text[:i] + text[i + 1:] for i in range(len(text))}
+
+
+class KeyIndex:
+    """Keys to units, compact: a sorted array of the keys' CRC-32 and the units beside it. Two keys may share a
+    checksum; the similarity computed afterwards tells their units apart."""
+
+    def __init__(self, entries: list[tuple[str, int]]) -> None:
+        hashes = np.asarray([zlib.crc32(key.encode()) for key, _ in entries], dtype=np.uint32)
+        order = np.argsort(hashes, kind="stable")
+        self.hashes = hashes[order]
+        self.vids = np.asarray([vid for _, vid in entries], dtype=np.int32)[order]
+
+    def get(self, key: str) -> list[int]:
+        value = zlib.crc32(key.encode())
+        lo, hi = np.searchsorted(self.hashes, value, "left"), np.searchsorted(self.hashes, value, "right")
+        return self.vids[lo:hi].tolist()
+
+
+class PairIndex:
+    """Units by the letter pairs (padded) they hold, each pair's units in order of length, so that a lookup reads
+    only the lengths it can meet."""
+
+    def __init__(self, texts: list[str], vids: list[int]) -> None:
+        ids: dict[str, int] = {}
+        slots: list[int] = []
+        owners: list[int] = []
+        for vid in vids:
+            for gram in bigrams(texts[vid]):
+                slots.append(ids.setdefault(gram, len(ids)))
+                owners.append(vid)
+        lengths = np.asarray([len(t) for t in texts], dtype=np.int32)
+        owner_array = np.asarray(owners, dtype=np.int32)
+        order = np.lexsort((owner_array, lengths[owner_array], np.asarray(slots, dtype=np.int32)))
+        self.ids = ids
+        self.offsets = np.zeros(len(ids) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(np.asarray(slots, dtype=np.int64), minlength=len(ids)), out=self.offsets[1:])
+        self.vids = owner_array[order]
+        self.lengths = lengths[self.vids]
+        self.size = len(texts)
+
+    def posting(self, gram: str, shortest: int, longest: int) -> np.ndarray:
+        """The units holding a letter pair, of a length in [shortest, longest]."""
+        slot = self.ids.get(gram)
+        if slot is None:
+            return _EMPTY
+        start, end = self.offsets[slot], self.offsets[slot + 1]
+        lengths = self.lengths[start:end]
+        lo, hi = np.searchsorted(lengths, shortest, "left"), np.searchsorted(lengths, longest, "right")
+        return self.vids[start + lo:start + hi]
+
+    def sharing(self, text: str, merged: bool) -> np.ndarray:
+        """Units holding at least half of the text's letter pairs, or all but three of them (one edit destroys at
+        most three: a text of few distinct pairs), whose length an edit similarity of MIN_PART_SIMILARITY allows
+        (within 30% of the longer). With a joined unit on either side they must be spelled alike to
+        MIN_MERGED_SIMILARITY: at most `MERGED_EDITS` of the length apart, each edit destroying at most three
+        pairs."""
+        grams = bigrams(text)
+        need = max(1, min((len(grams) + 1) // 2, len(grams) - 3))
+        shortest, longest = math.ceil(0.7 * len(text) - 1e-9), math.floor(len(text) / 0.7 + 1e-9)
+        if merged:
+            edits = int(MERGED_EDITS * len(text))
+            need = max(need, len(grams) - 3 * edits)
+            shortest, longest = len(text) - edits, len(text) + edits
+        postings = [self.posting(g, shortest, longest) for g in grams]
+        total = sum(len(p) for p in postings)
+        if total == 0:
+            return _EMPTY
+        joined = np.concatenate(postings)
+        if total * 8 < self.size:  # few: count by sorting rather than over the whole vocabulary
+            found, counts = np.unique(joined, return_counts=True)
+            return found[counts >= need]
+        return np.flatnonzero(np.bincount(joined, minlength=self.size) >= need).astype(np.int32)
 
 
 class Vocabulary:
@@ -69,9 +142,6 @@ class Vocabulary:
         self._by_text: dict[str, list[int]] = defaultdict(list)
         self._short: dict[str, list[int]] = defaultdict(list)
         self._by_key: dict[str, list[int]] = defaultdict(list)  # s: sound, c: consonants, p: singular, x: stem
-        pair_ids: dict[str, int] = {}
-        pair_slots: list[int] = []
-        pair_vids: list[int] = []
         for vid, (text, group) in enumerate(zip(self.texts, self.groups)):
             self._by_text[text].append(vid)
             if group == "han":
@@ -79,9 +149,6 @@ class Vocabulary:
             if len(text) <= SHORT_PART + 1:
                 for variant in _deletions(text):
                     self._short[variant].append(vid)
-            for gram in bigrams(text):
-                pair_slots.append(pair_ids.setdefault(gram, len(pair_ids)))
-                pair_vids.append(vid)
             keys = ["s:" + skeleton(text)]
             if len(bare := skeleton(text, False)) >= 5:
                 keys.append("c:" + bare)
@@ -91,26 +158,20 @@ class Vocabulary:
                 keys.append("x:" + text[:STEM_PREFIX])
             for key in keys:
                 self._by_key[key].append(vid)
-        # Each pair's units in order of length, so that a lookup reads only the lengths it can meet.
-        lengths = np.asarray([len(t) for t in self.texts], dtype=np.int32)
-        vid_array = np.asarray(pair_vids, dtype=np.int32)
-        order = np.lexsort((vid_array, lengths[vid_array], np.asarray(pair_slots, dtype=np.int32)))
-        self._pair_ids = pair_ids
-        self._pair_offsets = np.zeros(len(pair_ids) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(np.asarray(pair_slots, dtype=np.int64), minlength=len(pair_ids)),
-                  out=self._pair_offsets[1:])
-        self._pair_vids = vid_array[order]
-        self._pair_lengths = lengths[self._pair_vids]
+        # Single parts and joins apart: a query's joined parts meet only single parts, and a join only at
+        # MIN_MERGED_SIMILARITY (score._token_score), which a stricter lookup finds.
+        spelled = [vid for vid, group in enumerate(self.groups) if group != "han"]
+        self._single_pairs = PairIndex(self.texts, [v for v in spelled if not self.joined[v]])
+        self._joined_pairs = PairIndex(self.texts, [v for v in spelled if self.joined[v]])
         self._by_text = dict(self._by_text)
         self._short = dict(self._short)
         self._by_key = dict(self._by_key)
         self._group_set = frozenset(self.groups) - {"han"}
-        self._mode_keys: dict[tuple[str, str], tuple[dict[str, list[int]], dict[str, list[int]]]] = {}
+        self._mode_keys: dict[tuple[str, str], tuple[KeyIndex, KeyIndex]] = {}
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, object]:
         state = self.__dict__.copy()
-        state["_mode_keys"] = {}  # built on demand, per process
         del state["_lock"]
         return state
 
@@ -121,63 +182,37 @@ class Vocabulary:
     def __len__(self) -> int:
         return len(self.texts)
 
-    def _pair_posting(self, gram: str, shortest: int, longest: int) -> np.ndarray:
-        """The units holding a letter pair, of a length in [shortest, longest]."""
-        slot = self._pair_ids.get(gram)
-        if slot is None:
-            return _EMPTY
-        start, end = self._pair_offsets[slot], self._pair_offsets[slot + 1]
-        lengths = self._pair_lengths[start:end]
-        lo, hi = np.searchsorted(lengths, shortest, "left"), np.searchsorted(lengths, longest, "right")
-        return self._pair_vids[start + lo:start + hi]
-
-    def _sharing_pairs(self, text: str, merged: bool) -> np.ndarray:
-        """Units holding at least half of the text's letter pairs, or all but three of them (one edit destroys at
-        most three: a text of few distinct pairs), whose length an edit similarity of MIN_PART_SIMILARITY allows
-        (within 30% of the longer). Joined parts must be spelled alike to MIN_MERGED_SIMILARITY: at most
-        `MERGED_EDITS` of their length apart, each edit destroying at most three pairs."""
-        grams = bigrams(text)
-        need = max(1, min((len(grams) + 1) // 2, len(grams) - 3))
-        shortest, longest = math.ceil(0.7 * len(text) - 1e-9), math.floor(len(text) / 0.7 + 1e-9)
-        if merged:
-            edits = int(MERGED_EDITS * len(text))
-            need = max(need, len(grams) - 3 * edits)
-            shortest, longest = len(text) - edits, len(text) + edits
-        postings = [self._pair_posting(g, shortest, longest) for g in grams]
-        total = sum(len(p) for p in postings)
-        if total == 0:
-            return _EMPTY
-        joined = np.concatenate(postings)
-        if total * 8 < len(self.texts):  # few: count by sorting rather than over the whole vocabulary
-            found, counts = np.unique(joined, return_counts=True)
-            return found[counts >= need]
-        return np.flatnonzero(np.bincount(joined, minlength=len(self.texts)) >= need).astype(np.int32)
-
-    def _mode_maps(self, mode: str, group: str) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
-        """For one cross-script mode and one script group: its units' keys, and each key with one letter left out
-        (built the first time a query needs them)."""
-        maps = self._mode_keys.get((mode, group))
+    def _mode_maps(self, mode: str, group: str) -> tuple[KeyIndex, KeyIndex]:
+        """For one cross-script mode and one script group: its single parts' keys (joined parts are not compared
+        across scripts), and each key with one letter left out. Built the first time a query needs them, or by
+        warm(); Chinese and Japanese readings share theirs (phonetic._forms)."""
+        family = "syllabic" if mode == "sounds" else mode
+        maps = self._mode_keys.get((family, group))
         if maps is not None:
             return maps
         with self._lock:
-            if (mode, group) not in self._mode_keys:
-                keys: dict[str, list[int]] = defaultdict(list)
-                near: dict[str, list[int]] = defaultdict(list)
+            if (family, group) not in self._mode_keys:
+                keys: list[tuple[str, int]] = []
+                near: list[tuple[str, int]] = []
                 for vid, text in enumerate(self.texts):
-                    if self.groups[vid] != group:
+                    if self.groups[vid] != group or self.joined[vid]:
                         continue
                     fine, coarse = cross_script_keys(text, mode)
-                    for key in fine | coarse:
-                        keys[key].append(vid)
-                    for key in fine:
-                        if len(key) >= 3:
-                            for variant in _deletions(key):
-                                near[variant].append(vid)
-                self._mode_keys[(mode, group)] = (dict(keys), dict(near))
-        return self._mode_keys[(mode, group)]
+                    keys += [(key, vid) for key in fine | coarse]
+                    near += [(variant, vid) for key in fine if len(key) >= 3 for variant in _deletions(key)]
+                self._mode_keys[(family, group)] = (KeyIndex(keys), KeyIndex(near))
+        return self._mode_keys[(family, group)]
 
-    def _candidates(self, text: str, modes: Iterable[tuple[str, str]],
-                    merged: bool) -> tuple[set[int], list[int]]:
+    def warm(self) -> None:
+        """Build now the cross-script keys a query in any script may need (a few seconds for a list of 100,000
+        parts): a server or a bulk run does it once, before forking, and the snapshot cache keeps them."""
+        queries = ("plain", "Arab", "Hebr", "Hang", "Hani", "sounds")
+        for mode, group in sorted({(m, g) for g in self._group_set for q in queries
+                                   if (m := pair_mode(q, g)) is not None}):
+            self._mode_maps(mode, group)
+
+    def _candidates(self, text: str, modes: Iterable[tuple[str, str]], merged: bool,
+                    joins: bool) -> tuple[set[int], list[int]]:
         """Units the text could meet: those met by a rule other than spelling (checked in full), and those that
         share its spelling (one edit, or half of its letter pairs), to be checked by edit distance first."""
         found: set[int] = set(self._by_text.get(text, ()))
@@ -194,8 +229,10 @@ class Vocabulary:
                     found.update(self._by_text.get(spelling, ()))
         if len(text) <= SHORT_PART:
             spelled: list[int] = [v for variant in _deletions(text) for v in self._short.get(variant, ())]
-        else:  # one edit away, and two or more where half of the letter pairs stay (score.shares_bigrams)
-            spelled = self._sharing_pairs(text, merged).tolist()
+        else:  # one edit away, and two or more where half of the letter pairs stay (parts.shares_bigrams)
+            spelled = self._single_pairs.sharing(text, merged).tolist()
+        if joins and len(text) > SHORT_PART:
+            spelled += self._joined_pairs.sharing(text, True).tolist()
         keys = ["s:" + skeleton(text)]
         if len(bare := skeleton(text, False)) >= 5:
             keys.append("c:" + bare)
@@ -206,24 +243,25 @@ class Vocabulary:
             keys.append("x:" + text[:STEM_PREFIX])
         for key in keys:
             found.update(self._by_key.get(key, ()))
-        for mode, group in modes:
+        for mode, group in modes if not merged else ():
             keys_map, near = self._mode_maps(mode, group)
             fine, coarse = cross_script_keys(text, mode)
             for key in fine | coarse:
-                found.update(keys_map.get(key, ()))
+                found.update(keys_map.get(key))
             for key in fine:
                 if len(key) >= KEY_EDIT_MIN.get(mode, 3):
                     for variant in _deletions(key):
-                        found.update(near.get(variant, ()))
+                        found.update(near.get(variant))
         return found, spelled
 
-    def related(self, text: str, group: str, joined: bool) -> list[tuple[int, float, float]]:
+    def related(self, text: str, group: str, joined: bool, joins: bool = True) -> list[tuple[int, float, float]]:
         """Every unit a query unit could be aligned with, and the similarity it would get there: in an
-        organization's name (where words of one stem meet) and in a person's (0 where it would not meet)."""
+        organization's name (where words of one stem meet) and in a person's (0 where it would not meet). A
+        `joined` query unit is several parts written as one; `joins` asks for the list's joined units too."""
         if group == "han":
             return [(vid, 1.0, 1.0) for vid in self._by_text.get(text, ()) if self.groups[vid] == "han"]
         modes = {(m, g) for g in self._group_set if (m := pair_mode(group, g)) is not None}
-        found, spelled = self._candidates(text, modes, joined)
+        found, spelled = self._candidates(text, modes, joined, joins)
         if spelled:
             # Spelling alone admits a unit only at an edit similarity of MIN_PART_SIMILARITY (two thirds for three
             # letters one edit apart, which the scorer lifts to it; the short-part surcharge only lowers it): a
