@@ -37,6 +37,14 @@ def matcher() -> Matcher:
     ("Ｃｈｅｎ　Ｑｕａｎｇｕｏ", "any", ("chen", "quanguo")),  # full-width forms (NFKC)
     ("Владимир Путин", "person", ("vladimir", "putin")),
     ("Co., Ltd.", "organization", ("co", "ltd")),  # nothing but a legal form: kept rather than emptied
+    # An organization's letters written apart are one word; letters with a slash or dots stay apart.
+    ("B R C S.A.", "organization", ("brc",)),
+    ("J & E S. DE R.L. DE C.V.", "organization", ("je",)),
+    ("Ryenha Machinery J/V Corporation", "organization", ("ryenha", "machinery", "j", "v")),
+    # A hyphen binds: LE-HUA keeps its "le", EP-LDA is no company EP with the legal form Lda.
+    ("LE-HUA ELECTRONIC FIELD CO. LIMITED", "organization", ("le", "hua", "electronic", "field")),
+    ("EP-LDA", "organization", ("ep", "lda")),
+    ("JOINT-STOCK COMPANY NORTH CREDIT", "organization", ("north", "credit")),
 ])
 def test_normalization(raw: str, name_type: str, tokens: tuple[str, ...]) -> None:
     assert normalize_name(raw, name_type).tokens == tokens  # type: ignore[arg-type]
@@ -292,3 +300,15 @@ def test_initials_do_not_pull_in_every_name_holding_them() -> None:
     assert query.acronyms == ("lin",)
     found = {matcher.entries[matcher.records[r].entry_idx].id for r in matcher.candidates(query)}
     assert "named-0" in found and not any(f.startswith("lin-") for f in found), sorted(found)[:10]
+
+
+def test_a_name_of_type_any_with_a_legal_form_is_read_as_the_list_reads_organizations() -> None:
+    # The list's organizations split hyphens and drop legal forms; a query of type "any" joins hyphens (a person's
+    # Quan-guo). With a legal form it is an organization's name, and read as one; an aircraft's is read as "any".
+    matcher = _padded_matcher(extra=(_entry("bank", "JOINT-STOCK COMPANY COMMERCIAL BANK NORTH CREDIT", "organization"),
+                                     _entry("lehua", "LE-HUA ELECTRONIC FIELD CO. LIMITED", "organization"),
+                                     _entry("plane", "EP-LDA", "aircraft")))
+    for name, expected in (("JOINT-STOCK COMPANY COMMERCIAL BANK NORTH CREDIT", "bank"),
+                           ("Le-Hua Electronic Field Co., Ltd.", "lehua"), ("EP-LDA", "plane")):
+        _, matches = matcher.screen(name, type="any")
+        assert matches and matches[0].entry_id == expected and matches[0].score == 1.0, (name, matches)

@@ -163,7 +163,9 @@ class Matcher:
             primary = next((n["name"] for n in entry["names"] if n.get("kind") == "primary"), entry["names"][0]["name"])
             self.entries.append(EntryInfo(entry["id"], entry["type"], primary,
                                           tuple(entry.get("birth_dates") or []), frozenset(countries)))
-            name_type: NameType = "person" if entry["type"] == "person" else "organization"
+            # A vessel's or aircraft's name is written as a query of type "any" would be: EP-LDA is a registration,
+            # not a company EP with the legal form Lda.
+            name_type: NameType = {"person": "person", "organization": "organization"}.get(entry["type"], "any")
             seen: set[tuple[str, ...]] = set()
             for name in entry["names"]:
                 form = normalize_name(name["name"], name_type)
@@ -427,8 +429,10 @@ class Matcher:
         """Best match per entry, scored and adjusted, at or above the threshold, best first (at most `limit`)."""
         threshold = DEFAULT_THRESHOLD if threshold is None else threshold
         query = normalize_name(name, type)
-        if type == "any" and query.legal_form:
-            type = "organization"  # a name with a legal form (Co., Ltd., LLC, GmbH) is not a person's
+        if type == "any" and (as_organization := normalize_name(name, "organization")).legal_form:
+            # A name with a legal form (Co., Ltd., LLC, GmbH) is not a person's: it is compared as the list's
+            # organization names are written (JOINT-STOCK COMPANY ..., BIO-TECH).
+            query, type = as_organization, "organization"
         bonus = (MAX_BONUS["birth_date"] if birth_date else 0.0) + (MAX_BONUS["country"] if country else 0.0)
         if len(self.records) <= SCORE_ALL_BELOW:
             ordered = [(rid, 1.0) for rid in range(len(self.records))]

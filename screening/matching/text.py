@@ -32,6 +32,8 @@ _PERSON_INITIAL = re.compile(r"\b([a-z])\.")
 _JOINERS = re.compile(r"[\-‐‑‒–—'’`´ʼ]")  # hyphens and apostrophes join the parts they separate
 _HYPHENS = re.compile(r"[\-‐‑‒–—]")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_SPACED_LETTERS = re.compile(r"\b[a-z](?:(?:\s+|\s*&\s*)[a-z]\b(?!\.))+")
+_HYPHENATED = re.compile(r"[a-z0-9]+(?:[\-‐‑‒–—][a-z0-9]+)+")
 # The Arabic article in its Latin spellings (al-, el-, ad-, ash-, ul-, ud-...; hyphen only: El'tsin is a name) is
 # written "al"; the Persian ezafe between two words (Tehrik-e Taliban, Tameer-i-Nau) is dropped.
 _ARTICLE = re.compile(r"(?:(?<=[a-z])[\-‐‑])?\b(?:al|el|ad|ash|as|at|az|ar|an|ud|ul|ur|us|uz|ut|un)[\-‐‑](?=[a-z])"
@@ -141,8 +143,9 @@ def _misspelt_legal_word(token: str) -> str | None:
     return None
 
 
-def _strip_sequences(tokens: list[str], removed: list[str]) -> list[str]:
-    """Drop legal forms at the end (repeatedly: "co ltd") and at the start ("jsc gazprom"), longest first."""
+def _strip_sequences(tokens: list[str], removed: list[str], hyphenated: set[tuple[str, str]]) -> list[str]:
+    """Drop legal forms at the end (repeatedly: "co ltd") and at the start ("jsc gazprom"), longest first; not one
+    joined to the name by a hyphen."""
     changed = True
     while changed and len(tokens) > 1:
         changed = False
@@ -152,13 +155,15 @@ def _strip_sequences(tokens: list[str], removed: list[str]) -> list[str]:
                 tokens = tokens[:-1] + [fixed]
         # Only the forms that end with the last part (or start with the first) are worth comparing.
         for form in _FORMS_BY_LAST.get(tokens[-1], ()):
-            if len(tokens) > len(form) and tuple(tokens[-len(form):]) == form:
+            if (len(tokens) > len(form) and tuple(tokens[-len(form):]) == form
+                    and (tokens[-len(form) - 1], form[0]) not in hyphenated):
                 removed.append(" ".join(form))
                 tokens, changed = tokens[:-len(form)], True
                 break
         else:
             for form in _FORMS_BY_FIRST.get(tokens[0], ()):
-                if len(tokens) > len(form) and tuple(tokens[:len(form)]) == form:
+                if (len(tokens) > len(form) and tuple(tokens[:len(form)]) == form
+                        and (form[-1], tokens[len(form)]) not in hyphenated):
                     removed.append(" ".join(form))
                     tokens, changed = tokens[len(form):], True
                     break
@@ -254,7 +259,21 @@ def _split_parts(ascii_text: str, split_hyphens: bool = False, person: bool = Fa
     if split_hyphens:
         ascii_text = _HYPHENS.sub(" ", ascii_text)
     ascii_text = _JOINERS.sub("", ascii_text)
+    if split_hyphens:
+        # An organization's letters written apart are one word: "B R C S.A." is BRC, "J & E" is JE (but J/V stays
+        # two letters, for Joint Venture).
+        ascii_text = _SPACED_LETTERS.sub(lambda m: _NON_ALNUM.sub("", m.group()), ascii_text)
     return _NON_ALNUM.sub(" ", ascii_text).split()
+
+
+def _hyphen_pairs(ascii_text: str) -> set[tuple[str, str]]:
+    """The neighbouring words of hyphenated compounds: LE-HUA is a name, whatever "le" is on its own, and EP-LDA a
+    registration, not EP with the legal form Lda."""
+    pairs = set()
+    for compound in _HYPHENATED.findall(ascii_text):
+        words = _HYPHENS.split(compound)
+        pairs.update(zip(words, words[1:]))
+    return pairs
 
 
 def _arabic_particles(tokens: list[str]) -> list[str]:
@@ -390,6 +409,7 @@ def normalize_name(text: str, name_type: NameType = "any") -> NameForm:
         alternatives = tuple(wade_giles_readings(tuple(tokens)))
     removed: list[str] = list(qualifiers)
     legal_form = None
+    hyphenated = _hyphen_pairs(unidecode(text).lower()) if name_type == "organization" else set()
     if name_type == "person":
         # Only for a person: with type "any" the same words may be part of a name (Imam Hossein University,
         # Sea Star III); there they stay, at a low weight (vocab.base_weight).
@@ -400,14 +420,16 @@ def normalize_name(text: str, name_type: NameType = "any") -> NameForm:
     else:
         tokens = _joined_numbers([_number(ABBREVIATIONS.get(t, t)) for t in tokens])
         acronym_source = [t for t in tokens if t not in STOPWORDS and t not in HONORIFICS]
-        stripped = _strip_sequences(_run_together_legal_form(tokens), (dropped := []))
+        stripped = _strip_sequences(_run_together_legal_form(tokens), (dropped := []), hyphenated)
         if tuple(stripped) not in _LEGAL_FORM_SET:  # a name that is nothing but a legal form stays as written
             tokens, removed = stripped, removed + dropped
             legal_form = next((LEGAL_FORM_CLASS[tuple(f.split())] for f in dropped
                                if LEGAL_FORM_CLASS[tuple(f.split())] != "co"), None)
             legal_form = legal_form or ("co" if dropped else None)
     stopwords = STOPWORDS if name_type == "person" else STOPWORDS | ORG_STOPWORDS
-    kept = [t for t in tokens if t not in stopwords or t == surname]
+    # An organization's hyphens were split above; the words they joined are kept (persons' stay joined).
+    bound = {word for pair in hyphenated for word in pair}
+    kept = [t for t in tokens if t not in stopwords or t == surname or t in bound]
     # A person's particles go (Maria de la Cruz), but not down to one part: Du Weihua, Le Pen are names.
     if kept and (name_type != "person" or len(kept) >= 2):
         tokens = kept
