@@ -61,8 +61,8 @@ def _cross_script(a: str, b: str, mode: str, how: str) -> tuple[float, str] | No
     keys_a, coarse_a = cross_script_keys(a, mode)
     keys_b, coarse_b = cross_script_keys(b, mode)
     best: tuple[float, str] | None = None
-    for key_a in keys_a:
-        for key_b in keys_b:
+    for key_a in sorted(keys_a):  # in order, so that the explanation is the same in every process
+        for key_b in sorted(keys_b):
             if key_a == key_b:
                 sim = SOUNDS_ALIKE_SIMILARITY if len(key_a) >= 2 else 0.8
             elif min(len(key_a), len(key_b)) >= KEY_EDIT_MIN.get(mode, 3) and OSA.distance(key_a, key_b) == 1:
@@ -72,7 +72,7 @@ def _cross_script(a: str, b: str, mode: str, how: str) -> tuple[float, str] | No
             if best is None or sim > best[0]:
                 best = (sim, f"{how}, sounds alike across scripts ({key_a}/{key_b})")
     if best is None and (common := (coarse_a | keys_a) & (coarse_b | keys_b)):
-        key = max(common, key=len)
+        key = max(sorted(common), key=len)
         if len(key) >= 2:
             best = (0.8, f"{how}, sounds alike across scripts ({key})")
     return best
@@ -112,10 +112,7 @@ def part_similarity(a: str, b: str, mode: str | None = None, stems: bool = False
     if not merged and are_nicknames(a, b):
         return NICKNAME_SIMILARITY, "nickname"
     distance = OSA.distance(a, b)
-    length = max(len(a), len(b))
-    # Two pinyin spellings that differ are different characters (Peng / Ping): no phonetic leniency between them,
-    # unless one side is not a Chinese reading (Hangul, an abjad, a Western name in Han characters: mode "sounds").
-    both_pinyin = mode in (None, "syllabic") and is_pinyin(a) and is_pinyin(b)
+    length = len(a) if len(a) > len(b) else len(b)
     raw = 1.0 - distance / length
     if length < 5 and (distance > 1 or (is_pinyin_syllable(a) and is_pinyin_syllable(b))):
         # On a short part, two slips or another pinyin syllable make another name (Yan / Yang, Li / Lu); one slip
@@ -123,19 +120,27 @@ def part_similarity(a: str, b: str, mode: str | None = None, stems: bool = False
         raw -= (5 - length) * 0.1
     elif length == 3:
         raw = MIN_PART_SIMILARITY
-    raw = max(0.0, raw)
-    # Two edits or more that leave less than half of the part in place count only if the parts sound alike.
-    best, how = (raw if distance <= 1 or shares_bigrams(a, b) else 0.0), ""
+    if raw < 0.0:
+        raw = 0.0
+    # Two edits or more that leave less than half of the part in place count only if the parts sound alike (and
+    # below MIN_PART_SIMILARITY they are no part of each other anyway).
+    best, how = (raw if distance <= 1 or (raw >= MIN_PART_SIMILARITY and shares_bigrams(a, b)) else 0.0), ""
     if best >= SOUNDS_ALIKE_SIMILARITY:
         return best, _edits(distance)
     if merged:
         stems = False
     elif (a[-1] == "s" or b[-1] == "s") and min(len(a), len(b)) >= 4 and _singular(a) == _singular(b):
         best, how = PLURAL_SIMILARITY, "singular and plural"
-    if stems and best < STEM_SIMILARITY and _same_stem(a, b):
+    # (A stem shares its first STEM_PREFIX letters: the cheap test first.)
+    if stems and best < STEM_SIMILARITY and a[:STEM_PREFIX] == b[:STEM_PREFIX] and _same_stem(a, b):
         best, how = max(raw, STEM_SIMILARITY), "same stem"
     if not merged and best < SOUNDS_ALIKE_SIMILARITY and KOREAN_SPELLINGS.get(a, 0) & KOREAN_SPELLINGS.get(b, 0):
         best, how = SOUNDS_ALIKE_SIMILARITY, f"{_edits(distance)}, spellings of one Korean family name"
+    if best >= SOUNDS_ALIKE_SIMILARITY or (mode is None and raw < (MERGED_SOUND_SPELLING if merged else 0.4)):
+        return best, how or _edits(distance)  # no rule below can raise it
+    # Two pinyin spellings that differ are different characters (Peng / Ping): no phonetic leniency between them,
+    # unless one side is not a Chinese reading (Hangul, an abjad, a Western name in Han characters: mode "sounds").
+    both_pinyin = mode in (None, "syllabic") and is_pinyin(a) and is_pinyin(b)
     if mode is not None and not both_pinyin and best < SOUNDS_ALIKE_SIMILARITY and not merged:
         found = _cross_script(a, b, mode, _edits(distance))
         if found is not None and found[0] > best:
@@ -151,8 +156,11 @@ def part_similarity(a: str, b: str, mode: str | None = None, stems: bool = False
     return best, how or _edits(distance)
 
 
+_EDITS = [f"{d} edit{'s' if d > 1 else ''}" for d in range(64)]
+
+
 def _edits(distance: int) -> str:
-    return f"{distance} edit{'s' if distance > 1 else ''}"
+    return _EDITS[distance] if distance < len(_EDITS) else f"{distance} edits"
 
 
 def pair_mode(query_script: str, list_script: str) -> str | None:

@@ -144,20 +144,22 @@ def _leftover_cost(query: tuple[Unit, ...], listed: tuple[Unit, ...], wq: list[f
     (Costs.evidence_enough)."""
     # A part repeated on its own side (Ali Ali Abkar) adds nothing when its twin found a partner.
     left: list[tuple[Unit, float]] = []
-    weight_q = weight_l = 0.0
+    weight_q = weight_l = heaviest = 0.0
     if len(used_q) < len(query):
         matched_q = {query[i] for i in used_q}
         for i, unit in enumerate(query):
             if i not in used_q and unit not in matched_q:
                 left.append((unit, wq[i]))
                 weight_q += wq[i]
+                heaviest = max(heaviest, _base(unit))
     if len(used_l) < len(listed):
         matched_l = {listed[j] for j in used_l}
         for j, unit in enumerate(listed):
             if j not in used_l and unit not in matched_l:
                 left.append((unit, wl[j]))
                 weight_l += wl[j]
-    evidence = costs.evidence_enough(*matched, max((_base(u) for u, _ in left), default=0.0))
+                heaviest = max(heaviest, _base(unit))
+    evidence = costs.evidence_enough(matched[0], matched[1], heaviest)
     if weight_q > CONTRADICTION_WEIGHT and weight_l > CONTRADICTION_WEIGHT:
         return sum(max(w, SUBSTITUTION_COST) for _, w in left), True, evidence
     if not evidence or weight_q + weight_l > OMISSION_LIMIT * matched_weight:

@@ -60,36 +60,23 @@ class KeyIndex:
 
 
 class PairIndex:
-    """Units by the letter pairs (padded) they hold, each pair's units in order of length, so that a lookup reads
-    only the lengths it can meet."""
+    """Units by the letter pairs (padded) they hold. The units are ranked by length, so that the lengths a lookup
+    can meet are one range of ranks: each pair's units are kept in rank order, in one sorted array of (pair, rank)
+    keys searched for all of a text's pairs at once, and the units found are counted over that range only."""
 
     def __init__(self, texts: list[str], vids: list[int]) -> None:
-        ids: dict[str, int] = {}
+        ranked = sorted(vids, key=lambda v: len(texts[v]))
+        self.by_rank = np.asarray(ranked, dtype=np.int32)
+        self.rank_lengths = np.asarray([len(texts[v]) for v in ranked], dtype=np.int64)
+        self.ids: dict[str, int] = {}
         slots: list[int] = []
-        owners: list[int] = []
-        for vid in vids:
+        ranks: list[int] = []
+        for rank, vid in enumerate(ranked):
             for gram in bigrams(texts[vid]):
-                slots.append(ids.setdefault(gram, len(ids)))
-                owners.append(vid)
-        lengths = np.asarray([len(t) for t in texts], dtype=np.int32)
-        owner_array = np.asarray(owners, dtype=np.int32)
-        order = np.lexsort((owner_array, lengths[owner_array], np.asarray(slots, dtype=np.int32)))
-        self.ids = ids
-        self.offsets = np.zeros(len(ids) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(np.asarray(slots, dtype=np.int64), minlength=len(ids)), out=self.offsets[1:])
-        self.vids = owner_array[order]
-        self.lengths = lengths[self.vids]
-        self.size = len(texts)
-
-    def posting(self, gram: str, shortest: int, longest: int) -> np.ndarray:
-        """The units holding a letter pair, of a length in [shortest, longest]."""
-        slot = self.ids.get(gram)
-        if slot is None:
-            return _EMPTY
-        start, end = self.offsets[slot], self.offsets[slot + 1]
-        lengths = self.lengths[start:end]
-        lo, hi = np.searchsorted(lengths, shortest, "left"), np.searchsorted(lengths, longest, "right")
-        return self.vids[start + lo:start + hi]
+                slots.append(self.ids.setdefault(gram, len(self.ids)))
+                ranks.append(rank)
+        self.stride = len(ranked) + 1
+        self.keys = np.sort(np.asarray(slots, dtype=np.int64) * self.stride + np.asarray(ranks, dtype=np.int64))
 
     def sharing(self, text: str, merged: bool) -> np.ndarray:
         """Units holding at least half of the text's letter pairs, or all but three of them (one edit destroys at
@@ -104,15 +91,25 @@ class PairIndex:
             edits = int(MERGED_EDITS * len(text))
             need = max(need, len(grams) - 3 * edits)
             shortest, longest = len(text) - edits, len(text) + edits
-        postings = [self.posting(g, shortest, longest) for g in grams]
-        total = sum(len(p) for p in postings)
-        if total == 0:
+        slots = [slot for g in grams if (slot := self.ids.get(g)) is not None]
+        if len(slots) < need:
             return _EMPTY
-        joined = np.concatenate(postings)
-        if total * 8 < self.size:  # few: count by sorting rather than over the whole vocabulary
-            found, counts = np.unique(joined, return_counts=True)
-            return found[counts >= need]
-        return np.flatnonzero(np.bincount(joined, minlength=self.size) >= need).astype(np.int32)
+        first, last = np.searchsorted(self.rank_lengths, (shortest, longest + 1)).tolist()
+        if first >= last:
+            return _EMPTY
+        base = np.asarray(slots, dtype=np.int64) * self.stride
+        starts = np.searchsorted(self.keys, base + first).tolist()
+        ends = np.searchsorted(self.keys, base + last).tolist()
+        postings = [self.keys[a:b] for a, b in zip(starts, ends) if b > a]
+        if len(postings) < need:
+            return _EMPTY
+        # The ranks found, from their keys: key = slot * stride + rank.
+        ranks = np.concatenate(postings) % self.stride
+        if len(ranks) * 8 < last - first:  # few: count by sorting rather than over the whole range
+            found, counts = np.unique(ranks, return_counts=True)
+            return self.by_rank[found[counts >= need]]
+        counts = np.bincount(ranks - first, minlength=last - first)
+        return self.by_rank[first + np.flatnonzero(counts >= need)]
 
 
 class Vocabulary:
