@@ -7,17 +7,16 @@ RUN python -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir --require-hashes -r requirements/runtime.lock
 COPY pyproject.toml README.md ./
 COPY screening/ screening/
+COPY lists/ lists/
 RUN /opt/venv/bin/pip install --no-cache-dir --no-deps --no-build-isolation .
 
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --create-home --home-dir /app screening \
  && mkdir -p /app/data && chown screening /app/data
 COPY --from=build /opt/venv /opt/venv
-COPY lists/ /app/lists/
 COPY docker/entrypoint.sh /app/entrypoint.sh
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    SCREENING_LIST_PATH=/app/lists/designations.yaml \
     SCREENING_DATABASE_URL=sqlite:////app/data/screening.db \
     SCREENING_JOBS_DIR=/app/data/jobs \
     SCREENING_INDEX_CACHE_DIR=/app/data/index-cache \

@@ -27,7 +27,7 @@ SETTINGS: list[Setting] = [
     Setting("DATABASE_URL", None, str,
             "SQLAlchemy URL. Default: SQLite file `screening.db` in the instance folder. "
             "PostgreSQL: `postgresql+psycopg://user:pass@host/db`."),
-    Setting("LIST_PATH", None, str, "List file loaded by `screening load-list` without a path. Default: `lists/designations.yaml`."),
+    Setting("LIST_PATH", None, str, "List file loaded by `screening load-list` without a path. Default: the built-in list, shipped in the package."),
     Setting("THRESHOLD", None, float, "Default match threshold; unset means the matcher's calibrated DEFAULT_THRESHOLD."),
     Setting("AUTH_DISABLED", False, _bool, "Switch API keys off for a local trial. Never the default."),
     Setting("MAX_NAME_LENGTH", 500, int, "Longest name accepted, in characters after trimming."),

@@ -223,8 +223,11 @@ def validate_document(raw_entries: Any, raw_sources: Any, meta: dict[str, Any] |
 
 
 def default_list_path() -> Path:
-    """`lists/designations.yaml` beside the package (a source checkout or the Docker image)."""
-    return Path(__file__).resolve().parent.parent / "lists" / "designations.yaml"
+    """The built-in list: inside the installed package (the wheel maps the repository's `lists/` to
+    `screening/lists/`), else `lists/` beside the package (a source checkout, an editable install)."""
+    package = Path(__file__).resolve().parent
+    installed = package / "lists" / "designations.yaml"
+    return installed if installed.is_file() else package.parent / "lists" / "designations.yaml"
 
 
 def read_yaml(path: Path) -> Any:
