@@ -15,14 +15,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(settings_from_env())
     app.config.update(config or {})
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
-    app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
     from . import db, errors, liststate, observability
-    from .api import admin, audit, bulk, entries, ops, screen
+    from .api import admin, audit, bulk, entries, guard, ops, screen
 
     observability.configure_logging(app.config["LOG_LEVEL"])
     db.init_app(app)
     errors.init_app(app)
+    guard.init_app(app)
     observability.init_app(app)
     liststate.init_app(app)
     for module in (ops, screen, bulk, entries, admin, audit):

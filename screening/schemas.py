@@ -20,6 +20,14 @@ class ScreenQuery(BaseModel):
     country: str | None = Field(default=None, pattern=COUNTRY_PATTERN)
     reference: str | None = Field(default=None, max_length=200)
 
+    @field_validator("threshold", "limit", mode="before")
+    @classmethod
+    def _number_not_boolean(cls, value: object) -> object:
+        # JSON true is not 1: a client that sends a boolean has confused two fields.
+        if isinstance(value, bool):
+            raise ValueError("must be a number, not true or false")
+        return value
+
     @field_validator("name")
     @classmethod
     def _trimmed(cls, value: str) -> str:

@@ -47,7 +47,7 @@ def audit() -> Any:
                        errors=[{"field": "kind", "message": "must be list or screening"}], slug="validation")
     limit = int_arg("limit", 100, 1, 1000)
     cursor = request.args.get("cursor")
-    if cursor is not None and not (cursor.isdigit() and int(cursor) < 2**63):
+    if cursor is not None and not (cursor.isascii() and cursor.isdigit() and int(cursor) < 2**63):
         raise ApiError(400, "Invalid request", "cursor must be the next_cursor of a previous page.",
                        errors=[{"field": "cursor", "message": "not a cursor"}], slug="validation")
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit + 1)

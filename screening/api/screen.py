@@ -100,8 +100,8 @@ def screen_get() -> Any:
 def screen_batch() -> Any:
     body = _json_body()
     raw_queries = body.get("queries") if isinstance(body, dict) else None
-    if not isinstance(raw_queries, list):
-        BatchRequest.model_validate(body)  # not a list of queries: raises the schema's own errors
+    if not isinstance(raw_queries, list) or set(body) - set(BatchRequest.model_fields):
+        BatchRequest.model_validate(body)  # not a list of queries, or unknown fields: the schema's own errors
     limit = current_app.config["MAX_BATCH"]
     if len(raw_queries) > limit:
         raise ApiError(400, "Invalid request", f"A batch holds at most {limit} queries.",
