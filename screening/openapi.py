@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .listfile import Entry, Source
-from .schemas import BatchQuery, BatchRequest, ScreenQuery
+from .listfile import Entry, EntryStatus, EntryType, Source
+from .schemas import NAME_TEXT, STORABLE_TEXT, BatchQuery, BatchRequest, ScreenQuery
+
+
+ENTRY_TYPES: tuple[str, ...] = get_args(EntryType)
+ENTRY_STATUSES: tuple[str, ...] = get_args(EntryStatus)
 
 
 class MatchCitation(BaseModel):
@@ -107,6 +111,7 @@ PROBLEM = {"description": "An error (RFC 9457 problem details)",
            "content": {"application/problem+json": {"schema": _ref("Problem")}}}
 AUTH_ERRORS = {"401": PROBLEM, "403": PROBLEM}
 OBJECT = {"type": "object"}
+TEXT = {"type": "string", "pattern": STORABLE_TEXT}
 
 
 def _op(summary: str, responses: dict[str, Any], *, body: dict[str, Any] | None = None,
@@ -137,7 +142,8 @@ def build_spec() -> dict[str, Any]:
         components.update(schema.pop("$defs", {}))
         components[model.__name__] = schema
     screen_props = ScreenQuery.model_json_schema()["properties"]
-    get_params = [_query("name", {"type": "string", "minLength": 1, "maxLength": 500}, True, "The name to screen")]
+    get_params = [_query("name", {"type": "string", "minLength": 1, "maxLength": 500, "pattern": NAME_TEXT}, True,
+                         "The name to screen")]
     get_params += [_query(k, screen_props[k]) for k in ("type", "threshold", "limit", "birth_date", "country",
                                                          "reference")]
     entry_ok = {"200": {"description": "The entry", "content": _json(_ref("EntryRecord"))}}
@@ -174,10 +180,11 @@ def build_spec() -> dict[str, Any]:
             params=[_path("job_id")], tag="bulk")},
         "/v1/entries": {
             "get": _op("List entries", {"200": {"description": "Entries", "content": _json(OBJECT)}, "400": PROBLEM},
-                       params=[_query("type", {"type": "string"}), _query("status", {"type": "string"}),
-                               _query("program", {"type": "string"}), _query("q", {"type": "string"}),
+                       params=[_query("type", {"type": "string", "enum": list(ENTRY_TYPES)}),
+                               _query("status", {"type": "string", "enum": list(ENTRY_STATUSES)}),
+                               _query("program", TEXT), _query("q", TEXT),
                                _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
-                               _query("offset", {"type": "integer", "minimum": 0})], tag="list"),
+                               _query("offset", {"type": "integer", "minimum": 0, "maximum": 10**9})], tag="list"),
             "post": _op("Add an entry (admin)", {"201": {"description": "Created", "content": _json(_ref("EntryRecord"))},
                                                  "400": PROBLEM, "409": PROBLEM, "422": PROBLEM},
                         body=_json(_ref("Entry")), tag="admin")},
@@ -220,10 +227,13 @@ def build_spec() -> dict[str, Any]:
         "/v1/audit": {"get": _op("The audit trail (admin)", {"200": {"description": "Events", "content": _json(OBJECT)},
                                                              "400": PROBLEM},
                                  params=[_query("kind", {"type": "string", "enum": ["list", "screening"]}),
-                                         _query("actor", {"type": "string"}), _query("reference", {"type": "string"}),
-                                         _query("since", {"type": "string"}), _query("until", {"type": "string"}),
+                                         _query("actor", TEXT), _query("reference", TEXT),
+                                         _query("since", {"type": "string", "format": "date-time"}),
+                                         _query("until", {"type": "string", "format": "date-time"}),
                                          _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
-                                         _query("cursor", {"type": "string"})], tag="admin")},
+                                         _query("cursor", {"type": "string", "pattern": "^[0-9]{1,18}$",
+                                                           "description": "next_cursor of the previous page"})],
+                                 tag="admin")},
         "/healthz": {"get": _op("Process up", {"200": {"description": "ok", "content": _json(OBJECT)}},
                                 secured=False, tag="operations")},
         "/readyz": {"get": _op("Database reachable and list loaded",

@@ -16,7 +16,7 @@ import json
 import re
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask.json.provider import DefaultJSONProvider
 
 from ..errors import ApiError
@@ -56,8 +56,31 @@ def _check_json(value: Any, path: str, depth: int = 0) -> None:
             _check_json(item, f"{path}[{index}]", depth + 1)
 
 
+def _documented_arguments() -> dict[tuple[str, str], frozenset[str]]:
+    """The query arguments each documented operation takes, from the OpenAPI document (the one place they are
+    listed), keyed by Flask's rule and method."""
+    from ..openapi import build_spec
+
+    out = {}
+    for path, operations in build_spec()["paths"].items():
+        rule = re.sub(r"\{(\w+)\}", lambda m: f"<{'int:' if m.group(1) == 'version' else ''}{m.group(1)}>", path)
+        for method, operation in operations.items():
+            out[(rule, method.upper())] = frozenset(
+                p["name"] for p in operation.get("parameters", ()) if p["in"] == "query")
+    return out
+
+
 def check_request() -> None:
-    """Refuse a request whose path segments, query arguments or JSON body hold text that cannot be stored."""
+    """Refuse a request whose path segments, query arguments or JSON body hold text that cannot be stored, or that
+    sends a query argument its operation does not take (a misspelt `treshold` silently ignored would screen at
+    the default threshold)."""
+    documented = current_app.extensions["documented_arguments"].get(
+        (request.url_rule.rule if request.url_rule else "", request.method))
+    if documented is not None:
+        for name in request.args:
+            if name not in documented:
+                raise _refuse(name or "(query)", "is not a parameter of this operation" + (
+                    f" (it takes {', '.join(sorted(documented))})" if documented else " (it takes none)"))
     for name, value in (request.view_args or {}).items():
         if isinstance(value, str) and (why := unstorable(value)) is not None:
             raise _refuse(name, why)
@@ -89,4 +112,5 @@ class SafeJSONProvider(DefaultJSONProvider):
 
 def init_app(app: Flask) -> None:
     app.json = SafeJSONProvider(app)
+    app.extensions["documented_arguments"] = _documented_arguments()
     app.before_request(check_request)
