@@ -79,3 +79,10 @@ def test_the_audit_trail_reads_back_any_stored_row(app: Flask, client: FlaskClie
     r = client.get("/v1/audit?actor=old", headers=admin)
     assert r.status_code == 200, r.text
     assert r.get_json()["events"][0]["data"]["query"] == "Lone\ud800Surrogate"
+
+
+def test_a_parameter_the_operation_does_not_take_is_refused(client: FlaskClient, screener: dict) -> None:  # type: ignore[type-arg]
+    # A misspelt threshold silently ignored would screen at the default one.
+    body = assert_problem(client.get("/v1/screen?name=Chen+Quanguo&treshold=0.5", headers=screener), 400)
+    assert body["errors"][0]["field"] == "treshold" and "threshold" in body["errors"][0]["message"], body
+    assert client.get("/v1/screen?name=Chen+Quanguo&threshold=0.5", headers=screener).status_code == 200
