@@ -18,13 +18,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     from . import db, errors, liststate, observability
-    from .api import admin, audit, bulk, entries, ops, screen
+    from .api import admin, audit, bulk, entries, jobs, ops, screen
 
     observability.configure_logging(app.config["LOG_LEVEL"])
     db.init_app(app)
     errors.init_app(app)
     observability.init_app(app)
     liststate.init_app(app)
-    for module in (ops, screen, bulk, entries, admin, audit):
+    for module in (ops, screen, bulk, jobs, entries, admin, audit):
         app.register_blueprint(module.bp)
     return app
