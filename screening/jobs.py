@@ -52,7 +52,7 @@ def job_json(job: Job) -> dict[str, Any]:
             "finished_at": iso(job.finished_at)}
 
 
-def create_job(app: Flask, upload: Any, options: bulk.BulkOptions, actor: str) -> Job:
+def create_job(app: Flask, upload: Any, options: bulk.BulkOptions, actor: str, owner_key_id: str | None) -> Job:
     """Save the file, check it as the streamed endpoint would (refusing it up front), count its rows, queue it."""
     job_id = str(uuid.uuid4())
     target = input_path(app, job_id)
@@ -67,7 +67,7 @@ def create_job(app: Flask, upload: Any, options: bulk.BulkOptions, actor: str) -
     except bulk.CsvRefused:
         target.unlink(missing_ok=True)
         raise
-    job = Job(id=job_id, status="queued", actor=actor, rows_total=total,
+    job = Job(id=job_id, status="queued", actor=actor, owner_key_id=owner_key_id, rows_total=total,
               options={k: getattr(options, k) for k in ("name_column", "type_column", "id_column", "threshold",
                                                           "charset", "max_name_length")})
     with app.extensions["db_sessionmaker"]() as session:

@@ -1,18 +1,29 @@
-"""Bulk jobs: queued, run, progress, result; a job whose worker died is taken up again or failed with a reason."""
+"""Bulk jobs: queued, run, progress, result; a job whose worker died is taken up again or failed with a reason.
+Jobs belong to their key; files are private and removed; the claim is fair between keys; each row is audited once;
+jobs can be cancelled; the runner backs off while the database is down. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
+import stat
+import threading
+from collections import Counter
 from datetime import timedelta
+from pathlib import Path
+from typing import Any, Callable
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import update
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from bench.bulk_file import rows as customer_rows
 from screening import jobs
-from screening.models import Job, utcnow
+from screening.models import AuditEvent, Job, utcnow
+from tests.conftest import _key
 from tests.test_api import assert_problem
 from tests.test_bulk import _csv
 
@@ -42,8 +53,6 @@ def test_job_runs_to_a_result_in_order(app: Flask, client: FlaskClient, screener
 
 
 def test_jobs_are_private_to_their_key(app: Flask, client: FlaskClient, screener: dict, admin: dict) -> None:  # type: ignore[type-arg]
-    from tests.conftest import _key
-
     job = submit(client, screener, customer_rows(10))
     other = {"Authorization": f"Bearer {_key(app, 'screener', 'someone-else')}"}
     assert_problem(client.get(job["status_url"], headers=other), 404)
@@ -51,10 +60,12 @@ def test_jobs_are_private_to_their_key(app: Flask, client: FlaskClient, screener
     assert_problem(client.get("/v1/jobs/no-such-job", headers=screener), 404)
 
 
-def test_bad_file_is_refused_up_front(client: FlaskClient, screener: dict) -> None:  # type: ignore[type-arg]
+def test_bad_file_is_refused_up_front(app: Flask, client: FlaskClient, screener: dict) -> None:  # type: ignore[type-arg]
+    before = set(jobs.jobs_dir(app).iterdir())
     problem = assert_problem(client.post("/v1/jobs", data=b"customer\r\nx\r\n", content_type="text/csv",
                                          headers=screener), 400)
     assert problem["errors"][0]["field"] == "name_column"
+    assert set(jobs.jobs_dir(app).iterdir()) == before  # the refused upload is not kept
 
 
 def test_a_job_whose_worker_died_is_taken_up_again(app: Flask, client: FlaskClient, screener: dict) -> None:  # type: ignore[type-arg]
@@ -87,3 +98,102 @@ def test_a_running_job_with_a_live_lease_is_left_alone(app: Flask, client: Flask
             status="running", attempts=1, lease_owner="busy-worker", lease_until=utcnow() + timedelta(minutes=5)))
         session.commit()
     assert jobs.run_pending(app) == 0
+
+
+# Helpers for the tests below ---------------------------------------------------------------------------------------
+
+UNINTERRUPTED: list[list[str]] = []  # a file's result run without interruption, the same on either database
+
+
+class WorkerKilled(BaseException):
+    """Not an Exception: passes the runner's error handling, as a killed process would."""
+
+
+def job_files(app: Flask, job_id: str) -> set[str]:
+    return {path.name for path in jobs.jobs_dir(app).glob(f"{job_id}.*")}
+
+
+def job_row(app: Flask, job_id: str) -> Job | None:
+    with app.extensions["db_sessionmaker"]() as session:
+        return session.get(Job, job_id)
+
+
+def audited_references(app: Flask, job_id: str) -> Counter[str]:
+    with app.extensions["db_sessionmaker"]() as session:
+        events = session.scalars(select(AuditEvent).where(AuditEvent.action == "job-row")).all()
+    return Counter(str(e.reference) for e in events if e.data.get("job_id") == job_id)
+
+
+def result_rows(client: FlaskClient, headers: dict, job_id: str) -> list[list[str]]:  # type: ignore[type-arg]
+    r = client.get(f"/v1/jobs/{job_id}/result", headers=headers)
+    assert r.status_code == 200, r.text
+    return list(csv.reader(io.StringIO(r.get_data(as_text=True))))
+
+
+def other_key(app: Flask, label: str, role: str = "screener") -> dict[str, str]:
+    return {"Authorization": f"Bearer {_key(app, role, label)}"}
+
+
+def expire_lease(app: Flask, job_id: str) -> None:
+    with app.extensions["db_sessionmaker"]() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(lease_until=utcnow() - timedelta(seconds=1)))
+        session.commit()
+
+
+def on_checkpoint(monkeypatch: pytest.MonkeyPatch, calls: dict[int, Callable[[], None]],
+                  before: bool = False) -> list[int]:
+    """Run calls[n] right after (or just before) the job's n-th checkpoint (1: the header, 2: rows 1-500, ...);
+    the returned list holds the count of checkpoints so far."""
+    real = jobs._checkpoint
+    count = [0]
+
+    def wrapped(*args: Any, **kwargs: Any) -> bool:
+        count[0] += 1
+        if before and count[0] in calls:
+            calls[count[0]]()
+        ok = real(*args, **kwargs)
+        if not before and count[0] in calls:
+            calls[count[0]]()
+        return ok
+
+    monkeypatch.setattr(jobs, "_checkpoint", wrapped)
+    return count
+
+
+# Jobs belong to the key, not to its label --------------------------------------------------------------------------
+
+def test_a_new_key_with_the_same_label_gets_404_for_the_job(app: Flask, client: FlaskClient, screener: dict,
+                                                             admin: dict) -> None:  # type: ignore[type-arg]
+    job = submit(client, screener, customer_rows(10))
+    jobs.run_pending(app)
+    same_label = other_key(app, "analyst")  # the screener fixture's label
+    for response in (client.get(job["status_url"], headers=same_label),
+                     client.get(f"/v1/jobs/{job['job_id']}/result", headers=same_label)):
+        assert_problem(response, 404)
+    assert client.get(f"/v1/jobs/{job['job_id']}/result", headers=screener).status_code == 200
+    assert client.get(f"/v1/jobs/{job['job_id']}/result", headers=admin).status_code == 200  # admin sees all
+
+
+def test_jobs_from_before_the_key_id_belong_to_a_key_only_if_its_label_was_unique(db_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from screening.db import alembic_config
+
+    command.upgrade(alembic_config(db_url), "0002")
+    engine = create_engine(db_url)
+    with engine.begin() as connection:
+        for key_id, label in (("aaa", "unique"), ("bbb", "shared"), ("ccc", "shared")):
+            connection.execute(text("INSERT INTO api_keys (key_id, key_hash, label, role, created_at) "
+                                    "VALUES (:k, 'h', :l, 'screener', CURRENT_TIMESTAMP)"), {"k": key_id, "l": label})
+        for job_id, actor in (("j-unique", "unique"), ("j-shared", "shared")):
+            connection.execute(text("INSERT INTO jobs (id, status, actor, options, rows_total, rows_done, rows_matched, "
+                                    "attempts, created_at, updated_at) VALUES (:i, 'running', :a, '{}', 9, 4, 0, 1, "
+                                    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"), {"i": job_id, "a": actor})
+    command.upgrade(alembic_config(db_url), "head")
+    with engine.connect() as connection:
+        rows = dict(connection.execute(text("SELECT id, owner_key_id FROM jobs")).all())
+        audited = dict(connection.execute(text("SELECT id, rows_audited FROM jobs")).all())
+    engine.dispose()
+    assert rows == {"j-unique": "aaa", "j-shared": None}, rows
+    assert audited == {"j-unique": 4, "j-shared": 4}, audited  # a running job's audited rows are not audited again

@@ -1,10 +1,11 @@
-"""Bulk CSV jobs: POST /v1/jobs queues a file to be screened in the background; GET reports progress and the result."""
+"""Bulk CSV jobs: POST /v1/jobs queues a file to be screened in the background; GET reports progress and the result.
+A job belongs to the API key that made it (admin keys see all)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, g, send_file, url_for
+from flask import Blueprint, current_app, g, request, send_file, url_for
 
 from .. import bulk, jobs
 from ..auth import require
@@ -16,12 +17,30 @@ from .bulk import _options, _refused, _upload
 bp = Blueprint("jobs", __name__, url_prefix="/v1")
 
 
+def _key_id() -> str | None:
+    """The id of the API key of this request; None with auth disabled.
+
+    Not the key's label: labels are free text, and a new key made with an existing label must not read the other
+    key's jobs. The Principal carries only label and role, so the id is read from the presented key
+    (`scr_<key id>_<secret>`), which `require` has just verified against the database."""
+    explicit = getattr(g.principal, "key_id", None)
+    if explicit:
+        return str(explicit)
+    if current_app.config.get("AUTH_DISABLED"):
+        return None
+    token = request.headers.get("Authorization", "").partition(" ")[2].strip()
+    parts = token.split("_", 2)
+    if len(parts) != 3 or not parts[1]:  # cannot happen after `require`; never fall back to matching on None
+        raise ApiError(401, "Unauthorized", "The API key is not valid or was revoked.", slug="unauthorized")
+    return parts[1]
+
+
 @bp.post("/jobs")
 @require("screener")
 def create_job() -> Any:
     options = _options()
     try:
-        job = jobs.create_job(current_app, _upload(), options, g.principal.label)
+        job = jobs.create_job(current_app, _upload(), options, g.principal.label, _key_id())
     except bulk.CsvRefused as exc:
         raise _refused(exc) from None
     response = current_app.json.response({**jobs.job_json(job),
@@ -32,9 +51,12 @@ def create_job() -> Any:
 
 
 def _own_job(job_id: str) -> Job:
+    """The job, if this key made it or is an admin key; 404 otherwise, the same answer as for no job at all, so
+    that job ids of other keys cannot be probed."""
     job = get_session().get(Job, job_id)
-    if job is None or (job.actor != g.principal.label and g.principal.role != "admin"):
-        raise ApiError(404, "Not Found", f"No job {job_id!r} of yours.")
+    if job is None or not (g.principal.role == "admin" or
+                           (job.owner_key_id is not None and job.owner_key_id == _key_id())):
+        raise ApiError(404, "Not Found", f"No job {job_id!r} of yours.", slug="job-not-found")
     return job
 
 
