@@ -4,20 +4,25 @@ A worker's runner thread claims the oldest job that is queued, or running with a
 with one conditional UPDATE, so two workers never take the same job. While it screens it renews the lease and writes
 progress every few hundred rows. A job taken up MAX_ATTEMPTS times without finishing is marked failed with the
 reason; a job never stays `running` forever.
+
+Files are private to the service (folder 0700, files 0600). The upload is deleted when the job ends; the result and
+the row when JOB_RETENTION_DAYS have passed (`sweep`, which the runner applies every SWEEP_SECONDS).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import stat
 import threading
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Callable
 
 from flask import Flask
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 
 from . import bulk, store
 from .config import default_threshold
@@ -26,11 +31,19 @@ from .models import Job, utcnow
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
+FINISHED = ("done", "failed", "cancelled")
+SWEEP_SECONDS = 600.0  # how often a runner removes jobs past their retention
 
 
 def jobs_dir(app: Flask) -> Path:
     path = Path(app.config.get("JOBS_DIR") or Path(app.instance_path) / "jobs")
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # mkdir's mode only applies to a new folder: one made by an older version (0755) is tightened here.
+    try:
+        if stat.S_IMODE(path.stat().st_mode) != 0o700:
+            path.chmod(0o700)
+    except OSError as exc:  # a folder owned by someone else: the files in it are still 0600
+        log.warning("jobs folder %s: cannot make it private: %s", path, exc)
     return path
 
 
@@ -40,6 +53,17 @@ def input_path(app: Flask, job_id: str) -> Path:
 
 def result_path(app: Flask, job_id: str) -> Path:
     return jobs_dir(app) / f"{job_id}.out.csv"
+
+
+def _create_private(path: Path) -> IO[bytes]:
+    """A new file only this user can read (O_EXCL: never an existing file or a planted symlink)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+
+
+def remove_files(app: Flask, job_id: str) -> None:
+    """The upload, the result and every part file of the job (job ids are UUIDs: the pattern is only theirs)."""
+    for path in jobs_dir(app).glob(f"{job_id}.*"):
+        path.unlink(missing_ok=True)
 
 
 def job_json(job: Job) -> dict[str, Any]:
@@ -56,24 +80,44 @@ def create_job(app: Flask, upload: Any, options: bulk.BulkOptions, actor: str, o
     """Save the file, check it as the streamed endpoint would (refusing it up front), count its rows, queue it."""
     job_id = str(uuid.uuid4())
     target = input_path(app, job_id)
-    with open(target, "wb") as out:
-        while chunk := upload.read(1 << 20):
-            out.write(chunk)
+    queued = False
     try:
+        with _create_private(target) as out:
+            while chunk := upload.read(1 << 20):
+                out.write(chunk)
         with open(target, "rb") as source:
             header, rows, _ = bulk.open_csv(source, options)
             bulk.resolve_columns(header, options)
             total = sum(1 for _ in rows)
-    except bulk.CsvRefused:
-        target.unlink(missing_ok=True)
-        raise
-    job = Job(id=job_id, status="queued", actor=actor, owner_key_id=owner_key_id, rows_total=total,
-              options={k: getattr(options, k) for k in ("name_column", "type_column", "id_column", "threshold",
-                                                          "charset", "max_name_length")})
-    with app.extensions["db_sessionmaker"]() as session:
-        session.add(job)
-        session.commit()
+        job = Job(id=job_id, status="queued", actor=actor, owner_key_id=owner_key_id, rows_total=total,
+                  options={k: getattr(options, k) for k in ("name_column", "type_column", "id_column", "threshold",
+                                                              "charset", "max_name_length")})
+        with app.extensions["db_sessionmaker"]() as session:
+            session.add(job)
+            session.commit()
+        queued = True
+    finally:
+        # A refused file, a client gone half-way through the upload, a database error: nothing stays behind.
+        if not queued:
+            target.unlink(missing_ok=True)
     return job
+
+
+def sweep(app: Flask, now: datetime | None = None) -> int:
+    """Remove the files and rows of jobs finished more than JOB_RETENTION_DAYS ago; how many were removed."""
+    cutoff = (now or utcnow()) - timedelta(days=app.config["JOB_RETENTION_DAYS"])
+    removed = 0
+    while True:
+        with app.extensions["db_sessionmaker"]() as session:
+            expired = session.scalars(select(Job.id).where(Job.status.in_(FINISHED), Job.finished_at < cutoff)
+                                      .limit(500)).all()
+            if not expired:
+                return removed
+            for job_id in expired:  # files first: a sweep cut short leaves rows, which the next one finds again
+                remove_files(app, job_id)
+            session.execute(delete(Job).where(Job.id.in_(expired), Job.status.in_(FINISHED)))
+            session.commit()
+            removed += len(expired)
 
 
 def claim_next(app: Flask, owner: str) -> str | None:
@@ -96,11 +140,13 @@ def claim_next(app: Flask, owner: str) -> str | None:
     return None
 
 
-def _finish(app: Flask, job_id: str, owner: str, **values: Any) -> None:
+def _finish(app: Flask, job_id: str, owner: str, **values: Any) -> bool:
+    """End the job if this runner still holds it; whether it did."""
     with app.extensions["db_sessionmaker"]() as session:
-        session.execute(update(Job).where(Job.id == job_id, Job.lease_owner == owner)
-                        .values(updated_at=utcnow(), finished_at=utcnow(), lease_until=None, **values))
+        moved = session.execute(update(Job).where(Job.id == job_id, Job.lease_owner == owner, Job.status == "running")
+                                .values(updated_at=utcnow(), finished_at=utcnow(), lease_until=None, **values))
         session.commit()
+    return moved.rowcount == 1
 
 
 def run_job(app: Flask, job_id: str, owner: str) -> None:
@@ -111,22 +157,24 @@ def run_job(app: Flask, job_id: str, owner: str) -> None:
         assert job is not None
         attempts, actor, saved = job.attempts, job.actor, dict(job.options)
     if attempts > MAX_ATTEMPTS:
-        _finish(app, job_id, owner, status="failed",
-                error=f"gave up after {MAX_ATTEMPTS} attempts: the workers running it stopped before it finished")
+        if _finish(app, job_id, owner, status="failed",
+                   error=f"gave up after {MAX_ATTEMPTS} attempts: the workers running it stopped before it finished"):
+            remove_files(app, job_id)
         return
     options = bulk.BulkOptions(**saved)
     snapshot = get_state(app).snapshot()
     threshold = options.threshold if options.threshold is not None else default_threshold(app.config)
     counters = bulk.Counters()
     partial = result_path(app, job_id).with_suffix(".part")
+    partial.unlink(missing_ok=True)  # a worker that died before us left it: start afresh
     try:
-        with open(input_path(app, job_id), "rb") as source, open(partial, "w", newline="", encoding="utf-8") as out:
+        with open(input_path(app, job_id), "rb") as source, _create_private(partial) as out:
             header, rows, _ = bulk.open_csv(source, options)
             columns = bulk.resolve_columns(header, options)
             screen = bulk.matcher_screener(snapshot.matcher, threshold)
             for chunk in bulk.screen_rows(header, rows, columns, options, snapshot.entries, counters,
                                           lambda chunks: map(screen, chunks)):
-                out.write(bulk.to_csv_text(chunk))
+                out.write(bulk.to_csv_text(chunk).encode("utf-8"))
                 with sessions() as session:
                     store.record_audit_batch(session, counters.audit, actor=actor, list_version=snapshot.version,
                                              action="job-row", extra={"job_id": job_id})
@@ -140,11 +188,13 @@ def run_job(app: Flask, job_id: str, owner: str) -> None:
                     log.warning("job %s was taken over by another worker; stopping", job_id)
                     return
         os.replace(partial, result_path(app, job_id))
-        _finish(app, job_id, owner, status="done", rows_done=counters.rows, rows_matched=counters.matched)
+        if _finish(app, job_id, owner, status="done", rows_done=counters.rows, rows_matched=counters.matched):
+            input_path(app, job_id).unlink(missing_ok=True)
     except Exception as exc:  # a failed job says why; the worker goes on with the next one
         log.exception("job %s failed", job_id)
         partial.unlink(missing_ok=True)
-        _finish(app, job_id, owner, status="failed", error=f"{type(exc).__name__}: {exc}"[:1000])
+        if _finish(app, job_id, owner, status="failed", error=f"{type(exc).__name__}: {exc}"[:1000]):
+            remove_files(app, job_id)
 
 
 def run_pending(app: Flask, owner: str | None = None) -> int:
@@ -157,20 +207,29 @@ def run_pending(app: Flask, owner: str | None = None) -> int:
     return count
 
 
+def runner_loop(app: Flask, owner: str, stop: threading.Event, *, sleep: Callable[[float], Any] | None = None,
+                clock: Callable[[], float] = time.monotonic) -> None:
+    """Run jobs until `stop`; sweep expired jobs every SWEEP_SECONDS."""
+    wait = sleep or stop.wait
+    next_sweep = clock()
+    while not stop.is_set():
+        try:
+            if clock() >= next_sweep:
+                next_sweep = clock() + SWEEP_SECONDS
+                removed = sweep(app)
+                if removed:
+                    log.info("removed %d jobs past their retention", removed)
+            run_pending(app, owner)
+        except Exception:  # the database may be briefly unreachable: try again on the next tick
+            log.exception("job runner")
+        wait(app.config["JOB_POLL_SECONDS"])
+
+
 def start_runner(app: Flask) -> threading.Thread:
     """A daemon thread in this worker that runs jobs as they come (gunicorn's post_fork starts one per worker)."""
     owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.is_set():
-            try:
-                run_pending(app, owner)
-            except Exception:  # the database may be briefly unreachable: try again on the next tick
-                log.exception("job runner")
-            stop.wait(app.config["JOB_POLL_SECONDS"])
-
-    thread = threading.Thread(target=loop, name="screening-jobs", daemon=True)
+    thread = threading.Thread(target=runner_loop, args=(app, owner, stop), name="screening-jobs", daemon=True)
     thread.start()
     app.extensions["job_runner_stop"] = stop
     return thread

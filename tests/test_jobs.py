@@ -197,3 +197,85 @@ def test_jobs_from_before_the_key_id_belong_to_a_key_only_if_its_label_was_uniqu
     engine.dispose()
     assert rows == {"j-unique": "aaa", "j-shared": None}, rows
     assert audited == {"j-unique": 4, "j-shared": 4}, audited  # a running job's audited rows are not audited again
+
+
+# Private files, removed when no longer needed ----------------------------------------------------------------------
+
+def test_job_files_are_private_and_the_upload_goes_when_the_job_ends(app: Flask, client: FlaskClient,
+                                                                     screener: dict) -> None:  # type: ignore[type-arg]
+    job = submit(client, screener, customer_rows(20))
+    upload = jobs.input_path(app, job["job_id"])
+    assert stat.S_IMODE(upload.stat().st_mode) == 0o600, oct(upload.stat().st_mode)
+    assert stat.S_IMODE(jobs.jobs_dir(app).stat().st_mode) == 0o700
+    assert jobs.run_pending(app) == 1
+    result = jobs.result_path(app, job["job_id"])
+    assert job_files(app, job["job_id"]) == {result.name}
+    assert stat.S_IMODE(result.stat().st_mode) == 0o600, oct(result.stat().st_mode)
+
+
+def test_a_failed_job_leaves_no_files(app: Flask, client: FlaskClient, screener: dict,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[type-arg]
+    def broken(matcher: object, threshold: float) -> Callable[[object], object]:
+        def screen(queries: object) -> object:
+            raise RuntimeError("matcher broke")
+        return screen
+
+    monkeypatch.setattr(jobs.bulk, "matcher_screener", broken)
+    job = submit(client, screener, customer_rows(20))
+    jobs.run_pending(app)
+    status = client.get(job["status_url"], headers=screener).get_json()
+    assert status["status"] == "failed" and "matcher broke" in status["error"], status
+    assert job_files(app, job["job_id"]) == set()
+
+
+def test_an_error_half_way_through_creating_a_job_leaves_no_upload(app: Flask, client: FlaskClient, screener: dict,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[type-arg]
+    def boom(header: object, options: object) -> None:
+        raise RuntimeError("disk trouble")
+
+    before = set(jobs.jobs_dir(app).iterdir())
+    monkeypatch.setattr(jobs.bulk, "resolve_columns", boom)
+    r = client.post("/v1/jobs", data=_csv([HEADER] + customer_rows(5)).encode(), content_type="text/csv",
+                    headers=screener)
+    assert_problem(r, 500)
+    assert set(jobs.jobs_dir(app).iterdir()) == before
+
+
+def test_finished_jobs_are_removed_after_the_retention_period(app: Flask, client: FlaskClient,
+                                                              screener: dict) -> None:  # type: ignore[type-arg]
+    old, recent = submit(client, screener, customer_rows(5)), submit(client, screener, customer_rows(5))
+    assert jobs.run_pending(app) == 2
+    with app.extensions["db_sessionmaker"]() as session:
+        session.execute(update(Job).where(Job.id == old["job_id"]).values(finished_at=utcnow() - timedelta(days=8)))
+        session.commit()
+    assert jobs.sweep(app) == 1
+    assert_problem(client.get(old["status_url"], headers=screener), 404)
+    assert_problem(client.get(f"/v1/jobs/{old['job_id']}/result", headers=screener), 404)
+    assert job_files(app, old["job_id"]) == set() and job_row(app, old["job_id"]) is None
+    assert client.get(f"/v1/jobs/{recent['job_id']}/result", headers=screener).status_code == 200
+
+
+def test_the_runner_sweeps_periodically_and_runs_jobs(app: Flask, client: FlaskClient, screener: dict,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[type-arg]
+    old = submit(client, screener, customer_rows(5))
+    jobs.run_pending(app)
+    with app.extensions["db_sessionmaker"]() as session:
+        session.execute(update(Job).where(Job.id == old["job_id"]).values(finished_at=utcnow() - timedelta(days=30)))
+        session.commit()
+    queued = submit(client, screener, customer_rows(5))
+    sweeps: list[float] = []
+    real_sweep = jobs.sweep
+    monkeypatch.setattr(jobs, "sweep", lambda a: sweeps.append(now[0]) or real_sweep(a))
+    now, stop, waits = [0.0], threading.Event(), []
+
+    def wait(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += 400.0  # each poll, the clock moves on 400 s: a sweep every other poll (SWEEP_SECONDS 600)
+        if len(waits) == 4:
+            stop.set()
+
+    jobs.runner_loop(app, "w", stop, sleep=wait, clock=lambda: now[0])
+    assert sweeps == [0.0, 800.0], sweeps
+    assert waits == [app.config["JOB_POLL_SECONDS"]] * 4, waits
+    assert job_row(app, old["job_id"]) is None
+    assert client.get(queued["status_url"], headers=screener).get_json()["status"] == "done"

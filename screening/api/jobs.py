@@ -56,7 +56,9 @@ def _own_job(job_id: str) -> Job:
     job = get_session().get(Job, job_id)
     if job is None or not (g.principal.role == "admin" or
                            (job.owner_key_id is not None and job.owner_key_id == _key_id())):
-        raise ApiError(404, "Not Found", f"No job {job_id!r} of yours.", slug="job-not-found")
+        raise ApiError(404, "Not Found", f"No job {job_id!r} of yours (jobs are removed "
+                                         f"{current_app.config['JOB_RETENTION_DAYS']} days after they end).",
+                       slug="job-not-found")
     return job
 
 
@@ -75,5 +77,7 @@ def job_result(job_id: str) -> Any:
     if job.status != "done":
         raise ApiError(409, "Conflict", f"Job {job_id} is {job.status}; its result is there once it is done.",
                        slug="job-not-done", extra={"job_status": job.status})
-    return send_file(jobs.result_path(current_app, job_id), mimetype="text/csv", as_attachment=True,
-                     download_name=f"screened-{job_id}.csv")
+    path = jobs.result_path(current_app, job_id)
+    if not path.is_file():  # removed by the retention sweep a moment before its row
+        raise ApiError(410, "Gone", f"The result of job {job_id} was removed.", slug="job-gone")
+    return send_file(path, mimetype="text/csv", as_attachment=True, download_name=f"screened-{job_id}.csv")
