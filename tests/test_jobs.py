@@ -279,3 +279,79 @@ def test_the_runner_sweeps_periodically_and_runs_jobs(app: Flask, client: FlaskC
     assert waits == [app.config["JOB_POLL_SECONDS"]] * 4, waits
     assert job_row(app, old["job_id"]) is None
     assert client.get(queued["status_url"], headers=screener).get_json()["status"] == "done"
+
+
+# Fair scheduling ---------------------------------------------------------------------------------------------------
+
+def test_the_claim_prefers_the_key_with_the_fewest_running_jobs(app: Flask, client: FlaskClient,
+                                                                screener: dict) -> None:  # type: ignore[type-arg]
+    big_one, big_two = submit(client, screener, customer_rows(5)), submit(client, screener, customer_rows(5))
+    small = submit(client, other_key(app, "second-team"), customer_rows(5))  # queued last
+    claims = [jobs.claim_next(app, f"worker-{n}") for n in range(4)]
+    assert claims == [big_one["job_id"], small["job_id"], big_two["job_id"], None], claims
+
+
+def test_a_key_holding_more_runners_gives_one_back_to_a_waiting_key(app: Flask, client: FlaskClient, screener: dict,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[type-arg]
+    rows = customer_rows(1_200, seed=5)
+    big_one, big_two = submit(client, screener, rows), submit(client, screener, customer_rows(5))
+    assert jobs.claim_next(app, "w1") == big_one["job_id"]
+    assert jobs.claim_next(app, "busy") == big_two["job_id"]  # the other runner, busy for a long time
+    second_team = other_key(app, "second-team")
+    small: dict = {}  # type: ignore[type-arg]
+    monkeypatch.setattr(jobs, "YIELD_CHECK_SECONDS", 0.0)
+    on_checkpoint(monkeypatch, {2: lambda: small.update(submit(client, second_team, customer_rows(6)))})
+    assert jobs.run_job(app, big_one["job_id"], "w1") == "given-back"
+    given_back = job_row(app, big_one["job_id"])
+    assert given_back is not None and (given_back.status, given_back.rows_done, given_back.attempts) == (
+        "queued", 500, 0), given_back
+    assert jobs.claim_next(app, "w1") == small["job_id"]
+    assert jobs.run_job(app, small["job_id"], "w1") == "done"
+    assert jobs.run_pending(app, "w1") == 1  # the big job again, from its checkpoint
+    status = client.get(big_one["status_url"], headers=screener).get_json()
+    assert (status["status"], status["rows_done"], status["attempts"]) == ("done", 1_200, 1), status
+    out = result_rows(client, screener, big_one["job_id"])
+    assert [r[0] for r in out[1:]] == [r[0] for r in rows]
+    assert max(audited_references(app, big_one["job_id"]).values()) == 1
+
+
+# Each row audited exactly once, a job resumed from its checkpoint --------------------------------------------------
+
+@pytest.mark.parametrize("death", ["after-checkpoint", "before-checkpoint", "part-file-lost"])
+def test_a_job_taken_up_after_its_worker_died_audits_each_row_once(app: Flask, client: FlaskClient, screener: dict,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   death: str) -> None:  # type: ignore[type-arg]
+    rows = customer_rows(1_100, seed=4)
+    if not UNINTERRUPTED:
+        reference = submit(client, screener, rows)
+        assert jobs.run_pending(app) == 1
+        UNINTERRUPTED.extend(result_rows(client, screener, reference["job_id"]))
+    job = submit(client, screener, rows)
+
+    def die() -> None:
+        raise WorkerKilled()
+
+    real_checkpoint = jobs._checkpoint
+    on_checkpoint(monkeypatch, {3: die}, before=death == "before-checkpoint")  # after rows 1-1,000 were screened
+    assert jobs.claim_next(app, "doomed") == job["job_id"]
+    with pytest.raises(WorkerKilled):
+        jobs.run_job(app, job["job_id"], "doomed")
+    monkeypatch.setattr(jobs, "_checkpoint", real_checkpoint)
+    checkpoints = on_checkpoint(monkeypatch, {})
+    audited_before = sum(audited_references(app, job["job_id"]).values())
+    assert audited_before > 0
+    if death == "part-file-lost":
+        for part in jobs.jobs_dir(app).glob(f"{job['job_id']}.*.part"):
+            part.unlink()
+    expire_lease(app, job["job_id"])
+    assert jobs.run_pending(app, owner="new-worker") == 1
+    status = client.get(job["status_url"], headers=screener).get_json()
+    assert (status["status"], status["rows_done"], status["attempts"]) == ("done", 1_100, 2), status
+    # Resumed where the last checkpoint left off (rows 1,001-1,100, or 501-1,100), or from the start without it.
+    assert checkpoints[0] == {"after-checkpoint": 1, "before-checkpoint": 2, "part-file-lost": 4}[death], checkpoints
+    out = result_rows(client, screener, job["job_id"])
+    assert out == UNINTERRUPTED
+    screened = {r[0] for r in out[1:] if r[-1] == ""}  # rows with an error are not screened, so not audited
+    references = audited_references(app, job["job_id"])
+    assert set(references) == screened and max(references.values()) == 1, references.most_common(3)
+    assert job_files(app, job["job_id"]) == {jobs.result_path(app, job["job_id"]).name}
