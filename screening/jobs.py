@@ -39,6 +39,7 @@ from .models import Job, utcnow
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
+UNFINISHED = ("queued", "running")
 FINISHED = ("done", "failed", "cancelled")
 SWEEP_SECONDS = 600.0  # how often a runner removes jobs past their retention
 YIELD_CHECK_SECONDS = 5.0  # how often a running job looks whether it should give its runner to another key
@@ -79,9 +80,14 @@ def remove_files(app: Flask, job_id: str) -> None:
 
 # API side ----------------------------------------------------------------------------------------------------------
 
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; they were written in UTC.
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
 def job_json(job: Job) -> dict[str, Any]:
     def iso(moment: datetime | None) -> str | None:
-        return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if moment else None
+        return _utc(moment).isoformat().replace("+00:00", "Z") if moment else None
 
     return {"job_id": job.id, "status": job.status, "rows_total": job.rows_total, "rows_done": job.rows_done,
             "rows_matched": job.rows_matched, "error": job.error, "list_version": job.list_version,
@@ -114,6 +120,35 @@ def create_job(app: Flask, upload: Any, options: bulk.BulkOptions, actor: str, o
         if not queued:
             target.unlink(missing_ok=True)
     return job
+
+
+def cancel_job(app: Flask, job_id: str) -> tuple[str, Job | None]:
+    """Cancel an unfinished job, or delete a finished one, with its files. ("stopping", job) while a live runner
+    still works on it (it stops at its next checkpoint); ("removed", job or None) otherwise."""
+    for _ in range(3):  # the job may finish between reading and writing it: decide again
+        now = utcnow()
+        with app.extensions["db_sessionmaker"]() as session:
+            job = session.get(Job, job_id)
+            if job is None:
+                return "removed", None
+            if job.status in FINISHED:
+                gone = session.execute(delete(Job).where(Job.id == job_id, Job.status.in_(FINISHED)))
+                session.commit()
+                if gone.rowcount == 1:
+                    remove_files(app, job_id)
+                    return "removed", None
+                continue
+            live = job.status == "running" and job.lease_until is not None and _utc(job.lease_until) >= now
+            moved = session.execute(update(Job).where(Job.id == job_id, Job.status.in_(UNFINISHED)).values(
+                status="cancelled", error="cancelled by the client", finished_at=now, updated_at=now,
+                lease_until=None))
+            session.commit()
+            if moved.rowcount != 1:
+                continue
+            session.refresh(job)
+        remove_files(app, job_id)  # a runner still writing holds its part file open; it drops it when it stops
+        return ("stopping" if live else "removed"), job
+    raise RuntimeError(f"job {job_id} kept changing while it was being cancelled")
 
 
 def sweep(app: Flask, now: datetime | None = None) -> int:

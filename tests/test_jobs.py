@@ -168,7 +168,8 @@ def test_a_new_key_with_the_same_label_gets_404_for_the_job(app: Flask, client: 
     jobs.run_pending(app)
     same_label = other_key(app, "analyst")  # the screener fixture's label
     for response in (client.get(job["status_url"], headers=same_label),
-                     client.get(f"/v1/jobs/{job['job_id']}/result", headers=same_label)):
+                     client.get(f"/v1/jobs/{job['job_id']}/result", headers=same_label),
+                     client.delete(job["status_url"], headers=same_label)):
         assert_problem(response, 404)
     assert client.get(f"/v1/jobs/{job['job_id']}/result", headers=screener).status_code == 200
     assert client.get(f"/v1/jobs/{job['job_id']}/result", headers=admin).status_code == 200  # admin sees all
@@ -355,3 +356,44 @@ def test_a_job_taken_up_after_its_worker_died_audits_each_row_once(app: Flask, c
     references = audited_references(app, job["job_id"])
     assert set(references) == screened and max(references.values()) == 1, references.most_common(3)
     assert job_files(app, job["job_id"]) == {jobs.result_path(app, job["job_id"]).name}
+
+
+# Cancelling --------------------------------------------------------------------------------------------------------
+
+def test_cancelling_a_queued_job(app: Flask, client: FlaskClient, screener: dict) -> None:  # type: ignore[type-arg]
+    job = submit(client, screener, customer_rows(10))
+    assert_problem(client.delete(job["status_url"], headers=other_key(app, "someone-else")), 404)
+    r = client.delete(job["status_url"], headers=screener)
+    assert r.status_code == 204, r.text
+    assert jobs.run_pending(app) == 0
+    status = client.get(job["status_url"], headers=screener).get_json()
+    assert status["status"] == "cancelled" and status["finished_at"], status
+    assert_problem(client.get(f"/v1/jobs/{job['job_id']}/result", headers=screener), 409)
+    assert job_files(app, job["job_id"]) == set()
+    r = client.delete(job["status_url"], headers=screener)  # a finished job: deleted
+    assert r.status_code == 204, r.text
+    assert_problem(client.get(job["status_url"], headers=screener), 404)
+    assert_problem(client.delete(job["status_url"], headers=screener), 404)
+
+
+def test_cancelling_a_running_job_stops_it_at_its_next_checkpoint(app: Flask, client: FlaskClient, screener: dict,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[type-arg]
+    job = submit(client, screener, customer_rows(1_500, seed=6))
+    answers = []
+    on_checkpoint(monkeypatch, {2: lambda: answers.append(client.delete(job["status_url"], headers=screener))})
+    assert jobs.claim_next(app, "w1") == job["job_id"]
+    assert jobs.run_job(app, job["job_id"], "w1") == "cancelled"
+    assert answers[0].status_code == 202, answers[0].text
+    assert answers[0].get_json()["status"] == "cancelled"
+    status = client.get(job["status_url"], headers=screener).get_json()
+    assert (status["status"], status["rows_done"]) == ("cancelled", 500), status
+    assert job_files(app, job["job_id"]) == set()
+    assert sum(audited_references(app, job["job_id"]).values()) <= 500  # nothing after the cancel
+
+
+def test_a_finished_job_can_be_deleted_only_by_its_key(app: Flask, client: FlaskClient, screener: dict) -> None:  # type: ignore[type-arg]
+    job = submit(client, screener, customer_rows(5))
+    jobs.run_pending(app)
+    assert_problem(client.delete(job["status_url"], headers=other_key(app, "analyst")), 404)
+    assert client.delete(job["status_url"], headers=screener).status_code == 204
+    assert job_files(app, job["job_id"]) == set() and job_row(app, job["job_id"]) is None

@@ -1,11 +1,11 @@
-"""Bulk CSV jobs: POST /v1/jobs queues a file to be screened in the background; GET reports progress and the result.
-A job belongs to the API key that made it (admin keys see all)."""
+"""Bulk CSV jobs: POST /v1/jobs queues a file to be screened in the background; GET reports progress and the result;
+DELETE cancels a job or deletes a finished one. A job belongs to the API key that made it (admin keys see all)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, g, request, send_file, url_for
+from flask import Blueprint, Response, current_app, g, request, send_file, url_for
 
 from .. import bulk, jobs
 from ..auth import require
@@ -81,3 +81,18 @@ def job_result(job_id: str) -> Any:
     if not path.is_file():  # removed by the retention sweep a moment before its row
         raise ApiError(410, "Gone", f"The result of job {job_id} was removed.", slug="job-gone")
     return send_file(path, mimetype="text/csv", as_attachment=True, download_name=f"screened-{job_id}.csv")
+
+
+@bp.delete("/jobs/<job_id>")
+@require("screener")
+def delete_job(job_id: str) -> Any:
+    """Cancel a queued or running job (it keeps its row, status `cancelled`), or delete a finished one; the files
+    go either way. 202 while a runner still works on it (it stops at its next checkpoint), else 204."""
+    _own_job(job_id)
+    outcome, job = jobs.cancel_job(current_app, job_id)
+    if outcome == "stopping" and job is not None:
+        response = current_app.json.response({**jobs.job_json(job), "status_url": url_for("jobs.job_status",
+                                                                                         job_id=job_id)})
+        response.status_code = 202
+        return response
+    return Response(status=204)
