@@ -43,6 +43,7 @@ UNFINISHED = ("queued", "running")
 FINISHED = ("done", "failed", "cancelled")
 SWEEP_SECONDS = 600.0  # how often a runner removes jobs past their retention
 YIELD_CHECK_SECONDS = 5.0  # how often a running job looks whether it should give its runner to another key
+BACKOFF_FIRST, BACKOFF_CAP = 1.0, 60.0  # the runner's wait after a failure, doubling up to the cap
 
 
 # Files -------------------------------------------------------------------------------------------------------------
@@ -389,10 +390,32 @@ def run_pending(app: Flask, owner: str | None = None) -> int:
 
 # The runner thread -------------------------------------------------------------------------------------------------
 
+class Backoff:
+    """Waits after consecutive failures: first, doubling, at most cap."""
+
+    def __init__(self, first: float = BACKOFF_FIRST, cap: float = BACKOFF_CAP):
+        self.first, self.cap, self.failures = first, cap, 0
+
+    def next_delay(self) -> float:
+        delay = min(self.cap, self.first * 2 ** min(self.failures, 32))
+        self.failures += 1
+        return delay
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+
+
 def runner_loop(app: Flask, owner: str, stop: threading.Event, *, sleep: Callable[[float], Any] | None = None,
                 clock: Callable[[], float] = time.monotonic) -> None:
-    """Run jobs until `stop`; sweep expired jobs every SWEEP_SECONDS."""
+    """Run jobs until `stop`; sweep expired jobs every SWEEP_SECONDS. While the database is down, one log line per
+    failure (the traceback only at DEBUG) and a wait that doubles from BACKOFF_FIRST up to BACKOFF_CAP seconds."""
     wait = sleep or stop.wait
+    backoff = Backoff()
     next_sweep = clock()
     while not stop.is_set():
         try:
@@ -402,8 +425,15 @@ def runner_loop(app: Flask, owner: str, stop: threading.Event, *, sleep: Callabl
                 if removed:
                     log.info("removed %d jobs past their retention", removed)
             run_pending(app, owner)
-        except Exception:  # the database may be briefly unreachable: try again on the next tick
-            log.exception("job runner")
+        except Exception as exc:
+            delay = backoff.next_delay()
+            log.warning("job runner failed (%d in a row): %s; trying again in %.0f s", backoff.failures,
+                        _one_line(exc), delay, exc_info=log.isEnabledFor(logging.DEBUG))
+            wait(delay)
+            continue
+        if backoff.failures:
+            log.info("job runner works again after %d failures", backoff.failures)
+            backoff.reset()
         wait(app.config["JOB_POLL_SECONDS"])
 
 

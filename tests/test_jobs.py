@@ -397,3 +397,60 @@ def test_a_finished_job_can_be_deleted_only_by_its_key(app: Flask, client: Flask
     assert_problem(client.delete(job["status_url"], headers=other_key(app, "analyst")), 404)
     assert client.delete(job["status_url"], headers=screener).status_code == 204
     assert job_files(app, job["job_id"]) == set() and job_row(app, job["job_id"]) is None
+
+
+# Back-off while the database is down -------------------------------------------------------------------------------
+
+def test_backoff_doubles_up_to_its_cap_and_starts_again_after_a_success() -> None:
+    backoff = jobs.Backoff(first=1.0, cap=60.0)
+    assert [backoff.next_delay() for _ in range(9)] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+    backoff.reset()
+    assert backoff.next_delay() == 1
+
+
+def test_the_runner_logs_one_line_per_failure_and_backs_off_while_the_database_is_down(tmp_path: Path) -> None:
+    from screening import create_app
+
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/missing/folder/db.sqlite", "TESTING": True,
+                      "JOBS_DIR": str(tmp_path / "jobs")})
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logging.getLogger("screening.jobs").addHandler(handler)
+    stop, waits = threading.Event(), []
+
+    def wait(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 8:
+            stop.set()
+
+    try:
+        jobs.runner_loop(app, "w", stop, sleep=wait, clock=lambda: 0.0)
+    finally:
+        logging.getLogger("screening.jobs").removeHandler(handler)
+    assert waits == [1, 2, 4, 8, 16, 32, 60, 60], waits
+    assert len(records) == 8 and not any(r.exc_info for r in records), [r.getMessage() for r in records]
+    assert all("\n" not in r.getMessage() and "OperationalError" in r.getMessage() for r in records), records[0]
+
+
+def test_the_runner_polls_normally_once_the_database_answers_again(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    outcomes = iter([OperationalError("SELECT 1", {}, Exception("down"))] * 3 + [0, 0]
+                    + [OperationalError("SELECT 1", {}, Exception("down"))])
+
+    def run_pending(app: Flask, owner: str) -> int:
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    monkeypatch.setattr(jobs, "run_pending", run_pending)
+    stop, waits = threading.Event(), []
+
+    def wait(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 6:
+            stop.set()
+
+    jobs.runner_loop(app, "w", stop, sleep=wait, clock=lambda: 0.0)
+    poll = app.config["JOB_POLL_SECONDS"]
+    assert waits == [1, 2, 4, poll, poll, 1], waits
