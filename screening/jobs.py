@@ -283,7 +283,11 @@ def _restore(previous: Path | None, size: int, out: IO[bytes]) -> bool:
         while left and (block := source.read(min(left, 1 << 20))):
             out.write(block)
             left -= len(block)
-    return left == 0
+    if left:  # the file shrank while it was read: start over in an empty part file
+        out.seek(0)
+        out.truncate()
+        return False
+    return True
 
 
 def run_job(app: Flask, job_id: str, owner: str) -> str:
@@ -297,8 +301,8 @@ def run_job(app: Flask, job_id: str, owner: str) -> str:
         previous = jobs_dir(app) / job.part_name if job.part_name else None
         checkpoint_bytes = job.result_bytes
     if attempts > MAX_ATTEMPTS:
-        if not _finish(app, job_id, owner, status="failed",
-                       error=f"gave up after {MAX_ATTEMPTS} attempts: the workers running it stopped before it finished"):
+        reason = f"gave up after {MAX_ATTEMPTS} attempts: the workers running it stopped before it finished"
+        if not _finish(app, job_id, owner, status="failed", error=reason):
             return "lost"
         remove_files(app, job_id)
         return "failed"

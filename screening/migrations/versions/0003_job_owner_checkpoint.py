@@ -25,7 +25,8 @@ def upgrade() -> None:
         batch_op.create_index('ix_jobs_owner_status', ['owner_key_id', 'status'], unique=False)
     # Jobs made before this revision know only their key's label. Where exactly one key (revoked ones included: keys
     # are never deleted) ever had that label, that key made the job; the others stay visible to admin keys only.
-    op.execute("UPDATE jobs SET owner_key_id = (SELECT api_keys.key_id FROM api_keys WHERE api_keys.label = jobs.actor) "
+    op.execute("UPDATE jobs SET owner_key_id = "
+               "(SELECT api_keys.key_id FROM api_keys WHERE api_keys.label = jobs.actor) "
                "WHERE owner_key_id IS NULL "
                "AND (SELECT count(*) FROM api_keys WHERE api_keys.label = jobs.actor) = 1")
     # Rows already audited by a finished or running job: a running one must not audit them again when taken up.
