@@ -16,7 +16,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config or {})
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
     from . import db, errors, liststate, observability
-    from .api import admin, audit, bulk, entries, guard, ops, screen
+    from .api import admin, audit, bulk, entries, guard, jobs, ops, screen
 
     observability.configure_logging(app.config["LOG_LEVEL"])
     db.init_app(app)
@@ -24,6 +24,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     guard.init_app(app)
     observability.init_app(app)
     liststate.init_app(app)
-    for module in (ops, screen, bulk, entries, admin, audit):
+    for module in (ops, screen, bulk, jobs, entries, admin, audit):
         app.register_blueprint(module.bp)
     return app

@@ -37,6 +37,9 @@ SETTINGS: list[Setting] = [
     Setting("JOBS_DIR", None, str, "Where job files (input and result CSV) are kept. Default: `jobs/` in the instance folder."),
     Setting("JOB_LEASE_SECONDS", 60, int, "A running job whose worker has not reported for this long is taken up again."),
     Setting("JOB_POLL_SECONDS", 1.0, float, "How often a worker's job runner looks for queued jobs."),
+    Setting("JOB_RETENTION_DAYS", 7, int,
+            "Days a finished job (done, failed, cancelled) is kept; then its result file and its row are removed "
+            "(0: at the runner's next sweep, within minutes)."),
     Setting("MAX_IMPORT_BYTES", 1024 * 1024 * 1024, int, "Largest list import (bytes); larger is 413."),
     Setting("AUDIT_RETENTION_DAYS", 400, int, "Screening records older than this are pruned (list changes are kept)."),
     Setting("INDEX_CACHE_DIR", None, str,

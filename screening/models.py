@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -142,18 +142,29 @@ class ApiKey(Base):
 
 class Job(Base):
     """A bulk CSV screening run in the background. The file and its result live in the jobs folder; the state is
-    here, so that any worker can report progress and a job whose worker died is taken up again (lease expired)."""
+    here, so that any worker can report progress and a job whose worker died is taken up again (lease expired).
+
+    The checkpoint (`rows_done` rows, the first `result_bytes` bytes of the part file `part_name`, `rows_audited`)
+    is committed in the same transaction as the audit records of those rows: a job taken up again resumes from it
+    and never audits a row twice."""
 
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_status_lease", "status", "lease_until"),)
+    __table_args__ = (Index("ix_jobs_status_lease", "status", "lease_until"),
+                      Index("ix_jobs_owner_status", "owner_key_id", "status"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    status: Mapped[str] = mapped_column(String(20))  # queued | running | done | failed
-    actor: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))  # queued | running | done | failed | cancelled
+    actor: Mapped[str] = mapped_column(String(200))  # the key's label, for the audit trail (not for access)
+    # The id (public part) of the API key that created the job: only it, and admin keys, can see or cancel the job.
+    # Labels are free text and not unique, so they must not decide access. NULL: made with auth disabled.
+    owner_key_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     rows_total: Mapped[int] = mapped_column(Integer, default=0)
     rows_done: Mapped[int] = mapped_column(Integer, default=0)
     rows_matched: Mapped[int] = mapped_column(Integer, default=0)
+    rows_audited: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    result_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    part_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     list_version: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -173,10 +173,17 @@ def build_spec() -> dict[str, Any]:
         "/v1/jobs": {"post": _op("Screen a large CSV file as a job",
                                  {"202": {"description": "Job accepted", "content": _json(OBJECT)}, "400": PROBLEM,
                                   "413": PROBLEM}, body=csv_body, params=csv_params, tag="bulk")},
-        "/v1/jobs/{job_id}": {"get": _op("A job's progress", {"200": {"description": "Status", "content": _json(OBJECT)},
-                                                             "404": PROBLEM}, params=[_path("job_id")], tag="bulk")},
+        "/v1/jobs/{job_id}": {
+            "get": _op("A job's progress (404 for another key's job, or one removed after its retention)",
+                       {"200": {"description": "Status", "content": _json(OBJECT)}, "404": PROBLEM},
+                       params=[_path("job_id")], tag="bulk"),
+            "delete": _op("Cancel a queued or running job (status `cancelled`), or delete a finished one; its files "
+                          "are removed", {"202": {"description": "Cancelled; the worker running it stops at its next "
+                                                                 "progress report", "content": _json(OBJECT)},
+                                          "204": {"description": "Cancelled or deleted"}, "404": PROBLEM},
+                          params=[_path("job_id")], tag="bulk")},
         "/v1/jobs/{job_id}/result": {"get": _op("A job's CSV", {"200": {"description": "CSV", "content": {
-            "text/csv": {"schema": {"type": "string"}}}}, "404": PROBLEM, "409": PROBLEM},
+            "text/csv": {"schema": {"type": "string"}}}}, "404": PROBLEM, "409": PROBLEM, "410": PROBLEM},
             params=[_path("job_id")], tag="bulk")},
         "/v1/entries": {
             "get": _op("List entries", {"200": {"description": "Entries", "content": _json(OBJECT)}, "400": PROBLEM},

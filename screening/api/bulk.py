@@ -1,4 +1,4 @@
-"""Bulk CSV: POST /v1/screen/csv streams the file back as rows are screened; /v1/jobs runs it in the background."""
+"""Bulk CSV: POST /v1/screen/csv streams the file back as rows are screened (background jobs: api/jobs.py)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,14 @@ import shutil
 import tempfile
 from typing import Any, Iterator
 
-from flask import Blueprint, Response, current_app, g, request, send_file, stream_with_context, url_for
+from flask import Blueprint, Response, current_app, g, request, stream_with_context
 
-from .. import bulk, jobs, store
+from .. import bulk, store
 from ..auth import require
 from ..config import default_threshold
 from ..db import get_session
 from ..errors import ApiError
 from ..liststate import get_state
-from ..models import Job
 from ..observability import record_screenings
 
 bp = Blueprint("bulk", __name__, url_prefix="/v1")
@@ -89,44 +88,3 @@ def screen_csv() -> Any:
 
     return Response(stream_with_context(generate()), mimetype="text/csv",
                     headers={"X-List-Version": str(snapshot.version), "X-Input-Encoding": encoding})
-
-
-@bp.post("/jobs")
-@require("screener")
-def create_job() -> Any:
-    options = _options()
-    try:
-        job = jobs.create_job(current_app, _upload(), options, g.principal.label)
-    except bulk.CsvRefused as exc:
-        raise _refused(exc) from None
-    response = current_app.json.response({**jobs.job_json(job),
-                                          "status_url": url_for("bulk.job_status", job_id=job.id)})
-    response.status_code = 202
-    response.headers["Location"] = url_for("bulk.job_status", job_id=job.id)
-    return response
-
-
-def _own_job(job_id: str) -> Job:
-    job = get_session().get(Job, job_id)
-    if job is None or (job.actor != g.principal.label and g.principal.role != "admin"):
-        raise ApiError(404, "Not Found", f"No job {job_id!r} of yours.")
-    return job
-
-
-@bp.get("/jobs/<job_id>")
-@require("screener")
-def job_status(job_id: str) -> Any:
-    job = _own_job(job_id)
-    return {**jobs.job_json(job), "result_url": url_for("bulk.job_result", job_id=job.id) if job.status == "done"
-            else None}
-
-
-@bp.get("/jobs/<job_id>/result")
-@require("screener")
-def job_result(job_id: str) -> Any:
-    job = _own_job(job_id)
-    if job.status != "done":
-        raise ApiError(409, "Conflict", f"Job {job_id} is {job.status}; its result is there once it is done.",
-                       slug="job-not-done", extra={"job_status": job.status})
-    return send_file(jobs.result_path(current_app, job_id), mimetype="text/csv", as_attachment=True,
-                     download_name=f"screened-{job_id}.csv")
