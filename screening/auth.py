@@ -28,6 +28,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Principal:
     label: str
     role: str
+    key_id: str | None = None  # what a key's jobs belong to (a label is free text and may repeat); None: no auth
 
 
 def _hash(key: str) -> str:
@@ -52,7 +53,7 @@ def verify_key(session: Session, presented: str) -> Principal | None:
         return None
     if not hmac.compare_digest(row.key_hash, _hash(presented)):
         return None
-    return Principal(label=row.label, role=row.role)
+    return Principal(label=row.label, role=row.role, key_id=row.key_id)
 
 
 def revoke_key(session: Session, key_id: str) -> bool:
