@@ -76,7 +76,7 @@ def test_every_worker_serves_a_list_change(served) -> None:  # type: ignore[no-u
     base, key, admin_key = served
     pids: set[int] = set()
     for _ in range(400):
-        pids.add(_get(f"{base}/readyz")[1]["worker_pid"])
+        pids.add(_get(f"{base}/readyz", key)[1]["worker_pid"])  # a process id is shown to key holders only
         if len(pids) >= 2:
             break
     assert len(pids) == 2, f"only saw workers {pids}"
@@ -96,7 +96,7 @@ def test_every_worker_serves_a_list_change(served) -> None:  # type: ignore[no-u
 
     behind = set(pids)
     while behind and time.monotonic() - changed_at < PROMISE_SECONDS + 5:
-        status, body = _get(f"{base}/readyz")
+        status, body = _get(f"{base}/readyz", key)
         if body.get("list_version") == result["list_version"]:
             behind.discard(body["worker_pid"])
     elapsed = time.monotonic() - changed_at
