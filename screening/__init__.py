@@ -11,7 +11,10 @@ from .config import settings_from_env
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Application factory: settings from SCREENING_* variables, overridden by `config`."""
+    from .observability import LimitedRequest
+
     app = Flask(__name__, instance_relative_config=True)
+    app.request_class = LimitedRequest  # a streamed body over MAX_BODY_BYTES is refused, not cut (observability)
     app.config.update(settings_from_env())
     app.config.update(config or {})
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]

@@ -33,6 +33,11 @@ SETTINGS: list[Setting] = [
     Setting("MAX_NAME_LENGTH", 500, int, "Longest name accepted, in characters after trimming."),
     Setting("MAX_BATCH", 1000, int, "Most queries in one `POST /v1/screen/batch`."),
     Setting("MAX_BODY_BYTES", 10 * 1024 * 1024, int, "Largest JSON request body (bytes); larger is 413."),
+    Setting("MAX_URL_BYTES", 8000, int,
+            "Longest request target (path and query string, bytes); longer is 414. Under gunicorn at most 8170: "
+            "gunicorn refuses a request line over 8190 bytes itself (also as problem+json)."),
+    Setting("MAX_HEADER_BYTES", 8190, int, "Longest request header field (name, value and separators, bytes); longer "
+            "is 431."),
     Setting("MAX_CSV_BYTES", 512 * 1024 * 1024, int, "Largest CSV file for `POST /v1/screen/csv`; larger is 413."),
     Setting("JOBS_DIR", None, str, "Where job files (input and result CSV) are kept. Default: `jobs/` in the instance folder."),
     Setting("JOB_LEASE_SECONDS", 60, int, "A running job whose worker has not reported for this long is taken up again."),
@@ -52,6 +57,11 @@ SETTINGS: list[Setting] = [
     Setting("TIMEOUT", 120, int, "gunicorn worker timeout (seconds): a request running longer is killed."),
     Setting("BIND", None, str, "gunicorn bind address; default `127.0.0.1:$SCREENING_PORT` (`screening serve` sets it)."),
     Setting("LOG_LEVEL", "INFO", str, "Logging level."),
+    Setting("PUBLIC_METRICS", True, _bool,
+            "`/metrics` answers without an API key; `false` requires a valid key of any role. "
+            "(`/healthz` and `/readyz` never need one.)"),
+    Setting("PUBLIC_DOCS", True, _bool,
+            "`/docs` and `/openapi.json` answer without an API key; `false` requires a valid key of any role."),
 ]
 
 

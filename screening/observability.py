@@ -1,25 +1,34 @@
-"""Request ids, JSON logs, Prometheus metrics, and the OpenAPI document with a docs page.
+"""Request ids, JSON logs, security headers, request size limits, Prometheus metrics, and the OpenAPI document with a
+docs page.
 
 Under gunicorn every worker writes its metrics to PROMETHEUS_MULTIPROC_DIR (`screening serve` sets one up) and
 /metrics adds them up across workers; without it (tests, --dev) the process's own registry is served.
+
+The request log names the path, never the query string: queries carry screened names and references.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import os
 import re
 import time
 import uuid
 from functools import lru_cache
-from typing import Any
+from typing import IO, Any
 
-from flask import Blueprint, Flask, Response, g, request
+from flask import Blueprint, Flask, Request, Response, current_app, g, request
 from markupsafe import escape
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest,
                                multiprocess)
 from pythonjsonlogger.json import JsonFormatter
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.utils import cached_property
+from werkzeug.wsgi import LimitedStream, get_input_stream
 
+from .errors import ApiError
 from .openapi import build_spec
 
 log = logging.getLogger("screening.request")
@@ -32,6 +41,18 @@ SCREENINGS = Counter("screening_screenings_total", "Names screened", ["via"])
 MATCHES = Counter("screening_matches_total", "Matches returned", ["via"])
 LIST_VERSION = Gauge("screening_list_version", "List version a worker serves", multiprocess_mode="max")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+# The docs page's only resource is its own inline style; nothing else may load, frame it or be framed.
+DOCS_STYLE = ("body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
+              "padding:4px 8px;text-align:left;vertical-align:top}code{font-size:13px}")
+_DOCS_STYLE_HASH = base64.b64encode(hashlib.sha256(DOCS_STYLE.encode()).digest()).decode()
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+DOCS_CSP = (f"default-src 'none'; style-src 'sha256-{_DOCS_STYLE_HASH}'; frame-ancestors 'none'; base-uri 'none'; "
+            "form-action 'none'")
+# On every answer, the app's and gunicorn's own (gunicorn_conf). no-store: answers name screened people and keys'
+# holders, and no proxy or browser cache should keep them.
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
+                    "Cache-Control": "no-store", "Content-Security-Policy": API_CSP}
 
 
 class RequestIdFilter(logging.Filter):
@@ -63,12 +84,73 @@ def record_screenings(via: str, screened: int, matched: int, list_version: int |
         LIST_VERSION.set(list_version)
 
 
+def check_request_size() -> None:
+    """The request target and each header field within the app's limits (MAX_URL_BYTES, MAX_HEADER_BYTES): gunicorn's
+    own limits are set above these (gunicorn_conf), so an over-long request is answered here, as problem+json."""
+    target = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.full_path
+    limit = current_app.config["MAX_URL_BYTES"]
+    if len(target.encode("latin-1", "replace")) > limit:  # WSGI strings are bytes decoded as latin-1
+        raise ApiError(414, "URI Too Long", f"The request target is longer than {limit} bytes.",
+                       slug="uri-too-long")
+    limit = current_app.config["MAX_HEADER_BYTES"]
+    for name, value in request.headers.items():
+        if len(name) + 2 + len(value.encode("latin-1", "replace")) > limit:
+            raise ApiError(431, "Request Header Fields Too Large",
+                           f"A header field is longer than {limit} bytes.", slug="request-header-fields-too-large")
+
+
+class _BodyAtMost(LimitedStream):
+    """A streamed body (chunked: no Content-Length) of at most `maximum` bytes, else 413. Werkzeug's own limit for
+    such a body stops reading at the maximum without a word, so a longer body was cut short and parsed as if whole
+    (a JSON body with trailing spaces, a CSV file missing its last rows). One byte past the maximum is read to tell
+    a longer body from one of exactly the maximum."""
+
+    def __init__(self, stream: IO[bytes], maximum: int):
+        super().__init__(stream, maximum + 1, is_max=True)
+        self.maximum = maximum
+
+    def readinto(self, b: Any) -> int | None:
+        read = super().readinto(b)
+        if self.tell() > self.maximum:
+            raise RequestEntityTooLarge()
+        return read
+
+
+class LimitedRequest(Request):
+    """Flask's request with _BodyAtMost for streamed bodies; `max_content_length` is read when the body is first
+    read, so a view can still raise it for its own body (CSV files, list imports)."""
+
+    @cached_property
+    def stream(self) -> IO[bytes]:
+        limit = self.max_content_length
+        if limit is not None and self.content_length is None and self.environ.get("wsgi.input_terminated"):
+            return _BodyAtMost(self.environ["wsgi.input"], limit)
+        return get_input_stream(self.environ, max_content_length=limit)
+
+
+def add_security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers[name] = value
+    if request.path == "/docs" and response.mimetype == "text/html":
+        response.headers["Content-Security-Policy"] = DOCS_CSP
+    return response
+
+
+def require_key_unless(setting: str) -> None:
+    """A valid API key of any role unless `setting` (PUBLIC_METRICS, PUBLIC_DOCS) makes the page public."""
+    if not current_app.config[setting]:
+        from .auth import current_principal
+
+        g.principal = current_principal()
+
+
 def init_app(app: Flask) -> None:
     @app.before_request
     def _start() -> None:
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         g.started = time.perf_counter()
+        check_request_size()
 
     @app.after_request
     def _finish(response: Response) -> Response:
@@ -81,13 +163,14 @@ def init_app(app: Flask) -> None:
         log.info("request", extra={"method": request.method, "path": request.path, "route": route,
                                    "status": response.status_code, "duration_ms": round(elapsed * 1000, 2),
                                    "actor": principal.label if principal else None})
-        return response
+        return add_security_headers(response)
 
     app.register_blueprint(bp)
 
 
 @bp.get("/metrics")
 def metrics() -> Response:
+    require_key_unless("PUBLIC_METRICS")
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
@@ -102,12 +185,14 @@ def spec() -> dict[str, Any]:
 
 @bp.get("/openapi.json")
 def openapi_json() -> Any:
+    require_key_unless("PUBLIC_DOCS")
     return spec()
 
 
 @bp.get("/docs")
 def docs() -> Response:
-    """The API described from /openapi.json, rendered on the server (no script from elsewhere)."""
+    """The API described from /openapi.json, rendered on the server (no script at all; see DOCS_CSP)."""
+    require_key_unless("PUBLIC_DOCS")
     document = spec()
     rows = []
     for path, operations in document["paths"].items():
@@ -122,8 +207,7 @@ def docs() -> Response:
     schemas = "".join(f"<li><code>{escape(name)}</code>: {', '.join(escape(p) for p in s.get('properties', {}))}</li>"
                       for name, s in document["components"]["schemas"].items())
     html = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(document['info']['title'])}</title>
-<style>body{{font:14px system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;
-padding:4px 8px;text-align:left;vertical-align:top}}code{{font-size:13px}}</style></head><body>
+<style>{DOCS_STYLE}</style></head><body>
 <h1>{escape(document['info']['title'])}</h1><p>{escape(document['info']['description'])} Machine-readable:
 <a href="/openapi.json">/openapi.json</a>. Send keys as <code>Authorization: Bearer &lt;key&gt;</code>;
 errors are <code>application/problem+json</code>.</p>

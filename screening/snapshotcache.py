@@ -105,7 +105,9 @@ def _load(path: Path) -> Content | None:
 def _save(content: Content, path: Path) -> None:
     temporary: str | None = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Private: the files are pickles (loading one runs code) and hold the whole list. NamedTemporaryFile makes
+        # the file 0600, and the rename keeps that mode.
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", suffix=".pickle", delete=False) as handle:
             temporary = handle.name
             pickle.dump(content, handle, protocol=pickle.HIGHEST_PROTOCOL)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -76,7 +77,7 @@ def test_every_worker_serves_a_list_change(served) -> None:  # type: ignore[no-u
     base, key, admin_key = served
     pids: set[int] = set()
     for _ in range(400):
-        pids.add(_get(f"{base}/readyz")[1]["worker_pid"])
+        pids.add(_get(f"{base}/readyz", key)[1]["worker_pid"])  # a process id is shown to key holders only
         if len(pids) >= 2:
             break
     assert len(pids) == 2, f"only saw workers {pids}"
@@ -96,7 +97,7 @@ def test_every_worker_serves_a_list_change(served) -> None:  # type: ignore[no-u
 
     behind = set(pids)
     while behind and time.monotonic() - changed_at < PROMISE_SECONDS + 5:
-        status, body = _get(f"{base}/readyz")
+        status, body = _get(f"{base}/readyz", key)
         if body.get("list_version") == result["list_version"]:
             behind.discard(body["worker_pid"])
     elapsed = time.monotonic() - changed_at
@@ -141,3 +142,95 @@ def test_a_job_reports_progress_and_finishes_under_gunicorn(served) -> None:  # 
                                                        headers={"Authorization": f"Bearer {key}"})) as response:
         lines = response.read().decode().count("\r\n")
     assert lines >= 20_001
+
+
+SECURITY = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
+            "Cache-Control": "no-store"}
+
+
+def _raw(base: str, method: str, target: str, headers: dict[str, str] | None = None,
+         body: bytes | None = None) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """One request on its own connection, with no client-side checks of the target's length."""
+    conn = http.client.HTTPConnection(base.removeprefix("http://"), timeout=60)
+    try:
+        conn.request(method, target, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        conn.close()
+
+
+def _assert_problem(status: int, headers: http.client.HTTPMessage, body: bytes, expected: int) -> dict:  # type: ignore[type-arg]
+    assert status == expected, (status, body[:500])
+    assert headers.get_content_type() == "application/problem+json", (headers.get_content_type(), body[:500])
+    problem = json.loads(body)
+    assert problem["status"] == expected and {"type", "title", "detail"} <= set(problem), problem
+    for name, value in SECURITY.items():
+        assert headers.get(name) == value, (name, dict(headers))
+    assert headers.get("Content-Security-Policy", "").startswith("default-src 'none'"), dict(headers)
+    return problem
+
+
+def _chunked(base: str, target: str, headers: dict[str, str], size: int) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """A body of `size` bytes sent chunked (no Content-Length), a JSON object then spaces."""
+    conn = http.client.HTTPConnection(base.removeprefix("http://"), timeout=60)
+    document = b'{"name": "Gao Yan"}'
+    chunk = b" " * 65536
+    try:
+        conn.putrequest("POST", target)
+        for name, value in {**headers, "Content-Type": "application/json", "Transfer-Encoding": "chunked"}.items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        try:
+            conn.send(b"%x\r\n%s\r\n" % (len(document), document))
+            left = size - len(document)
+            while left > 0:
+                piece = chunk[:left]
+                conn.send(b"%x\r\n%s\r\n" % (len(piece), piece))
+                left -= len(piece)
+            conn.send(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered before reading it all: the answer is still there to read
+        response = conn.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        conn.close()
+
+
+def test_gunicorn_answers_are_hardened(served, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    base, key, _ = served
+    auth = {"Authorization": f"Bearer {key}"}
+
+    # No software banner; the security headers on an ordinary answer.
+    status, headers, body = _raw(base, "GET", "/v1/screen?name=Gao+Yan&reference=ref-4711-secret", auth)
+    assert status == 200, body[:500]
+    assert "gunicorn" not in (headers.get("Server") or "").lower(), dict(headers)
+    for name, value in SECURITY.items():
+        assert headers.get(name) == value, (name, dict(headers))
+    status, headers, _ = _raw(base, "GET", "/readyz")
+    assert status == 200 and "gunicorn" not in (headers.get("Server") or "").lower(), dict(headers)
+
+    # Over-long request lines and header fields are problem+json, whether the app (its limits) or gunicorn (its
+    # hard maximum, past the app's) refuses them.
+    app_414 = _assert_problem(*_raw(base, "GET", "/v1/screen?name=" + "a" * 8100, auth), 414)
+    gunicorn_414 = _assert_problem(*_raw(base, "GET", "/v1/screen?name=" + "a" * 9000, auth), 414)
+    assert "a" * 20 not in json.dumps([app_414, gunicorn_414]), "the target is not echoed"
+    _assert_problem(*_raw(base, "GET", "/healthz", {"X-Filler": "a" * 10000}), 431)
+    _assert_problem(*_raw(base, "GET", "/healthz", {"X-Filler": "a" * 20000}), 431)
+    _assert_problem(*_raw(base, "GET", "/healthz", {f"X-Filler-{i}": "a" for i in range(150)}), 431)
+
+    # A chunked body over MAX_BODY_BYTES (10 MiB) is refused, not cut at the limit and screened; one under it is read.
+    assert _chunked(base, "/v1/screen", auth, 64 * 1024)[0] == 200
+    _assert_problem(*_chunked(base, "/v1/screen", auth, 10 * 1024 * 1024 + 1024), 413)
+
+    # gunicorn's access log has the path, never the query string (the name, the reference, a key sent there).
+    _raw(base, "GET", "/v1/screen?name=Zoryanov+Secretname&api_key=scr_leaked_key",
+         {**auth, "X-Request-ID": "last-of-hardening"})
+    log = tmp_path / "gunicorn.log"
+    deadline = time.monotonic() + 10
+    while "last-of-hardening" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)  # gunicorn writes the access line after the answer
+    text = log.read_text()
+    assert '"GET /v1/screen HTTP/1.1" 200' in text and "last-of-hardening" in text, text[-3000:]
+    for secret in ("Secretname", "ref-4711-secret", "scr_leaked_key", "aaaaaaaaaa"):
+        assert secret not in text, f"{secret} in the server log: {text[-3000:]}"
