@@ -1,10 +1,11 @@
 """Bulk CSV screening, shared by the command line and the streamed endpoint (no Flask here).
 
 Input: UTF-8 with or without BOM, UTF-16 (BOM), other encodings by detection (charset-normalizer) or by the caller's
-`charset`; delimiter sniffed among comma, semicolon and tab; quoted fields may hold newlines. A missing name column
-or a file that is not CSV is refused before anything is screened. A bad row (blank or over-long name, too few or too
-many fields, an unknown type) gets a message in its `error` column and the file goes on. Rows come out in input
-order, every input column kept, then RESULT_COLUMNS.
+`charset`, which must name a text encoding (hex, base64, rot13, zlib, bz2, uu, quopri, idna, punycode and names unknown
+to Python are refused); delimiter sniffed among comma, semicolon and tab; quoted fields may hold newlines. A missing
+name column or a file that is not CSV is refused before anything is screened. A bad row (blank or over-long name,
+too few or too many fields, an unknown type) gets a message in its `error` column and the file goes on. Rows come out
+in input order, every input column kept, then RESULT_COLUMNS.
 """
 
 from __future__ import annotations
@@ -70,12 +71,26 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
+# Text encodings in Python's sense that are no file encoding: domain-name labels, and one that fails on everything.
+_NOT_FOR_FILES = {"idna", "punycode", "undefined"}
+
+
+def check_charset(charset: str) -> str:
+    """Python's name for a caller's charset, or CsvRefused("charset") unless it names a text encoding for files."""
+    shown = charset[:60]
+    try:
+        info = codecs.lookup(charset)
+    except (LookupError, ValueError):  # ValueError: a name holding NUL
+        raise CsvRefused("charset", f"unknown charset {shown!r}") from None
+    # Codecs such as hex, base64, rot13 or zlib map bytes to bytes or text to text: no reading of a CSV file.
+    if not info._is_text_encoding or info.name in _NOT_FOR_FILES:
+        raise CsvRefused("charset", f"{shown!r} is not a text encoding")
+    return info.name
+
+
 def detect_encoding(head: bytes, charset: str | None) -> str:
     if charset:
-        try:
-            return codecs.lookup(charset).name
-        except LookupError:
-            raise CsvRefused("charset", f"unknown charset {charset!r}") from None
+        return check_charset(charset)
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):

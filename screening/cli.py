@@ -250,6 +250,18 @@ def audit_prune(days: int | None) -> None:
     click.echo(f"pruned {removed} screening records")
 
 
+def _charset(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--charset must name a text encoding: a usage error (exit code 2) before anything is read."""
+    from .bulk import CsvRefused, check_charset
+
+    if value:
+        try:
+            check_charset(value)
+        except CsvRefused as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
 @main.command("bulk")
 @click.argument("input_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("output_path", type=click.Path(dir_okay=False, path_type=Path))
@@ -257,7 +269,8 @@ def audit_prune(days: int | None) -> None:
 @click.option("--type-column", default=None)
 @click.option("--id-column", default=None, help="Kept in the audit trail as each row's reference.")
 @click.option("--threshold", type=float, default=None)
-@click.option("--charset", default=None, help="Default: detected (UTF-8, UTF-16 with BOM, others guessed).")
+@click.option("--charset", default=None, callback=_charset,
+              help="Default: detected (UTF-8, UTF-16 with BOM, others guessed).")
 @click.option("--processes", type=int, default=os.cpu_count() or 1, show_default=True)
 @click.option("--actor", default="cli", show_default=True)
 def bulk(input_path: Path, output_path: Path, name_column: str, type_column: str | None, id_column: str | None,

@@ -167,3 +167,17 @@ def test_a_repeated_name_is_screened_once_and_answered_everywhere(monkeypatch: p
     sent_names = [name for queries in sent for name, _ in queries]
     assert len(sent_names) < len(names) and sent_names.count("Ann") <= 2, sent  # at most once per memo generation
     assert all(len(set(queries)) == len(queries) for queries in sent), sent
+
+
+BAD_CHARSETS = ["hex", "rot13", "base64", "zlib", "bz2", "uu", "quopri", "idna", "punycode", "undefined", "utf-8%00",
+                "klingon"]
+
+
+def test_a_charset_that_is_not_a_text_encoding_is_refused(client: FlaskClient, screener: dict[str, str]) -> None:
+    for charset in BAD_CHARSETS:
+        for path in ("/v1/screen/csv", "/v1/jobs"):
+            r = client.post(f"{path}?charset={charset}", data=b"name\r\nGao Yan\r\n", content_type="text/csv",
+                            headers=screener)
+            problem = assert_problem(r, 400)
+            assert [e["field"] for e in problem["errors"]] == ["charset"], (charset, path, problem)
+    assert post_csv(client, screener, "name\r\nMüller\r\n".encode("utf-16-le"), charset="utf-16-le").status_code == 200

@@ -32,6 +32,13 @@ def _options() -> bulk.BulkOptions:
             raise ApiError(400, "Invalid request", "threshold must be a number from 0 to 1.",
                            errors=[{"field": "threshold", "message": "must be a number from 0 to 1"}],
                            slug="validation")
+    charset = request.args.get("charset")
+    if charset:  # checked before the upload is read, for the stream and jobs alike
+        try:
+            bulk.check_charset(charset)
+        except bulk.CsvRefused as exc:
+            raise ApiError(400, "Invalid request", f"The file was not screened: {exc}.",
+                           errors=[{"field": "charset", "message": str(exc)}], slug="validation") from None
     return bulk.BulkOptions(name_column=request.args.get("name_column", "name"),
                             type_column=request.args.get("type_column"), id_column=request.args.get("id_column"),
                             threshold=threshold, charset=request.args.get("charset"),
