@@ -6,6 +6,13 @@ to Python are refused); delimiter sniffed among comma, semicolon and tab; quoted
 name column or a file that is not CSV is refused before anything is screened. A bad row (blank or over-long name,
 too few or too many fields, an unknown type) gets a message in its `error` column and the file goes on. Rows come out
 in input order, every input column kept, then RESULT_COLUMNS.
+
+CSV formula injection (OWASP): a cell a spreadsheet would run as a formula, one that starts with `=`, `+`, `-`, `@`, a
+tab or a carriage return, is written with a leading `'` added by us, in every column (the header, the input columns
+echoed back and ours). So that this stays reversible, a cell that starts with one or more `'` and then one of those
+characters gets one more `'`: to recover a value, remove one leading `'` from a cell that starts with `'`s and then
+one of those characters (original_value() does it); no other cell is changed. A negative number in an input column
+comes back as `'-5`.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Iterable, Iterator
@@ -274,9 +282,27 @@ def screen_rows(header: list[str], rows: Iterable[list[str]], columns: Columns, 
         yield _assemble(chunk, problems, answers, columns, entries, counters)  # type: ignore[arg-type]
 
 
+_FORMULA = re.compile(r"'*[=+\-@\t\r]")
+_FORMULA_FIRST = frozenset("=+-@\t\r'")
+_QUOTED_FORMULA = re.compile(r"'+[=+\-@\t\r]")
+
+
+def neutralise(cell: str) -> str:
+    """The cell as written: `'` added in front of what a spreadsheet would run as a formula (see the docstring)."""
+    return "'" + cell if cell[:1] in _FORMULA_FIRST and _FORMULA.match(cell) else cell
+
+
+def original_value(cell: str) -> str:
+    """The value a written cell stands for: neutralise() undone."""
+    return cell[1:] if _QUOTED_FORMULA.match(cell) else cell
+
+
 def to_csv_text(rows: list[list[str]]) -> str:
+    """Rows as CSV text, every cell neutralised: the one writer of the stream, job results and the command line."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    first, formula = _FORMULA_FIRST, _FORMULA.match  # neutralise() inlined: it runs on every cell of big files
+    csv.writer(buffer, lineterminator="\r\n").writerows(
+        [("'" + cell if cell[:1] in first and formula(cell) else cell) for cell in row] for row in rows)
     return buffer.getvalue()
 
 

@@ -275,7 +275,10 @@ def _charset(ctx: click.Context, param: click.Parameter, value: str | None) -> s
 @click.option("--actor", default="cli", show_default=True)
 def bulk(input_path: Path, output_path: Path, name_column: str, type_column: str | None, id_column: str | None,
          threshold: float | None, charset: str | None, processes: int, actor: str) -> None:
-    """Screen every row of a CSV file; write it back with the match columns, in order, with a progress bar."""
+    """Screen every row of a CSV file; write it back with the match columns, in order, with a progress bar.
+
+    Cells a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return, also after
+    leading single quotes) are written with a single quote added in front."""
     from tqdm import tqdm
 
     from . import bulk as bulkmod

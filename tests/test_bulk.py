@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from flask import Flask
 from flask.testing import FlaskClient
 
 from bench.bulk_file import rows as customer_rows
@@ -167,6 +168,57 @@ def test_a_repeated_name_is_screened_once_and_answered_everywhere(monkeypatch: p
     sent_names = [name for queries in sent for name, _ in queries]
     assert len(sent_names) < len(names) and sent_names.count("Ann") <= 2, sent  # at most once per memo generation
     assert all(len(set(queries)) == len(queries) for queries in sent), sent
+
+
+GAO_YAN = 'gao-yan,"GAO, Yan",1.000,designated,diplomat-2020-07; ofac-sdn'
+RESULT_HEADER = ",".join(RESULT_COLUMNS)
+
+
+def test_formula_cells_come_back_neutralised_from_the_stream_jobs_and_the_cli(
+        app: Flask, client: FlaskClient, screener: dict[str, str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from screening import jobs
+    from screening.cli import main
+
+    body = ('customer_id,name,@note\r\n'
+            '"=HYPERLINK(""http://evil.invalid/"",""x"")",Gao Yan,+1\r\n'
+            "-2,@SUM(A1),'=already\r\n"
+            '3,\tGao Yan,"\r=cmd"\r\n'
+            "4,'plain,ok\r\n"
+            "5,Li Wei,'\r\n").encode()
+    expected = (f"customer_id,name,'@note,{RESULT_HEADER}\r\n"
+                f'"\'=HYPERLINK(""http://evil.invalid/"",""x"")",Gao Yan,\'+1,1,{GAO_YAN},\r\n'
+                "'-2,'@SUM(A1),''=already,0,,,,,,\r\n"
+                f'3,\'\tGao Yan,"\'\r=cmd",1,{GAO_YAN},\r\n'
+                "4,'plain,ok,0,,,,,,\r\n"
+                "5,Li Wei,',0,,,,,,\r\n")
+    r = post_csv(client, screener, body, id_column="customer_id")
+    assert r.status_code == 200, r.text
+    assert r.get_data(as_text=True) == expected
+
+    r = client.post("/v1/jobs?id_column=customer_id", data=body, content_type="text/csv", headers=screener)
+    assert r.status_code == 202, r.text
+    assert jobs.run_pending(app) == 1
+    assert jobs.result_path(app, r.get_json()["job_id"]).read_bytes().decode("utf-8") == expected
+
+    monkeypatch.setenv("SCREENING_DATABASE_URL", app.config["DATABASE_URL"])
+    source, target = tmp_path / "in.csv", tmp_path / "out.csv"
+    source.write_bytes(body)
+    result = CliRunner().invoke(main, ["bulk", str(source), str(target), "--id-column", "customer_id",
+                                       "--processes", "1"])
+    assert result.exit_code == 0, result.output
+    assert target.read_bytes().decode("utf-8") == expected
+
+
+@pytest.mark.parametrize("value", ["=1+2", "+1", "-1", "@A1", "\tx", "\rx", "'=1", "''-1", "'", "'x", "x'=", "", "a=b",
+                                   "GAO, Yan", "0.812"])
+def test_neutralised_cells_give_back_their_value(value: str) -> None:
+    from screening.bulk import neutralise, original_value
+
+    written = neutralise(value)
+    assert original_value(written) == value, (value, written)
+    assert written[:1] not in ("=", "+", "-", "@", "\t", "\r"), written
+    assert (written != value) == (value.lstrip("'")[:1] in ("=", "+", "-", "@", "\t", "\r")), (value, written)
 
 
 BAD_CHARSETS = ["hex", "rot13", "base64", "zlib", "bz2", "uu", "quopri", "idna", "punycode", "undefined", "utf-8%00",
