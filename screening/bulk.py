@@ -1,18 +1,26 @@
-"""Bulk CSV screening, shared by the command line and the streamed endpoint (no Flask here).
+"""Bulk CSV screening, shared by the command line, the streamed endpoint and jobs (no Flask here).
 
-Input: UTF-8 with or without BOM, UTF-16 (BOM), other encodings by detection (charset-normalizer) or by the caller's
-`charset`, which must name a text encoding (hex, base64, rot13, zlib, bz2, uu, quopri, idna, punycode and names unknown
-to Python are refused); delimiter sniffed among comma, semicolon and tab; quoted fields may hold newlines. A missing
-name column or a file that is not CSV is refused before anything is screened. A bad row (blank or over-long name,
-too few or too many fields, an unknown type) gets a message in its `error` column and the file goes on. Rows come out
-in input order, every input column kept, then RESULT_COLUMNS.
+Input: UTF-8 with or without BOM, UTF-16 or UTF-32 with BOM, or the caller's `charset`, which must name a text
+encoding (hex, base64, rot13, zlib, bz2, uu, quopri, idna, punycode and names unknown to Python are refused).
+Otherwise a file that is mostly UTF-8 is read as UTF-8; one that is not and reads as Western European text is read as
+cp1252 (which reads Latin-1 text the same, and adds the euro sign and typographic quotes); only else does the
+detector (charset-normalizer) choose, among its readings with little mess. Delimiter sniffed among comma, semicolon
+and tab; quoted fields may hold newlines. Line numbers below count physical lines, the header being line 1.
 
-CSV formula injection (OWASP): a cell a spreadsheet would run as a formula, one that starts with `=`, `+`, `-`, `@`, a
-tab or a carriage return, is written with a leading `'` added by us, in every column (the header, the input columns
-echoed back and ours). So that this stays reversible, a cell that starts with one or more `'` and then one of those
-characters gets one more `'`: to recover a value, remove one leading `'` from a cell that starts with `'`s and then
-one of those characters (original_value() does it); no other cell is changed. A negative number in an input column
-comes back as `'-5`.
+Refused before anything is screened: an empty file, one that is not text, a header row that cannot be read or holds
+characters that cannot be screened, a missing column.
+
+Per row, in its `error` column, the rest of the file going on: a blank or over-long name, too few or too many
+fields, an unknown type, bytes not valid in the file's encoding ("line 7 is not valid utf-8"), a NUL character or a
+lone surrogate in any field. Such a row is neither screened nor audited (PostgreSQL cannot store NUL in text); its
+cells are echoed with those characters as U+FFFD, since UTF-8 output cannot carry them.
+
+Output: UTF-8, rows in input order, every input column kept, then RESULT_COLUMNS. CSV formula injection (OWASP): a
+cell a spreadsheet would run as a formula, one that starts with `=`, `+`, `-`, `@`, a tab or a carriage return, is
+written with a leading `'` added by us, in every column (the header, the input columns echoed back and ours). So that
+this stays reversible, a cell that starts with one or more `'` and then one of those characters gets one more `'`:
+to recover a value, remove one leading `'` from a cell that starts with `'`s and then one of those characters
+(original_value() does it); no other cell is changed. A negative number in an input column comes back as `'-5`.
 """
 
 from __future__ import annotations
@@ -35,11 +43,12 @@ TYPES = {"person", "organization", "any", ""}
 
 
 class CsvRefused(ValueError):
-    """The file as a whole cannot be screened; `field` names what is wrong (file, charset, name_column)."""
+    """The file as a whole cannot be screened; `field` names what is wrong (file, charset, name_column), `line` where
+    in the file, when known."""
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, field: str, message: str, line: int | None = None):
         super().__init__(message)
-        self.field = field
+        self.field, self.line = field, line
 
 
 @dataclass
@@ -79,6 +88,25 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
+# Decoding: an undecodable byte b becomes the lone surrogate U+DC00+b instead of U+FFFD, so that the row holding it
+# is told apart from text that really holds U+FFFD, and is reported instead of screened as replacement characters.
+_MARK = "screening-bulk-mark"
+
+
+def _mark_undecodable(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return "".join(chr(0xDC00 + byte) for byte in exc.object[exc.start:exc.end]), exc.end
+
+
+codecs.register_error(_MARK, _mark_undecodable)
+_MARKED = re.compile("[\udc00-\udcff]")
+_UNSCREENABLE = re.compile("[\x00\ud800-\udfff]")  # NUL, lone surrogates (undecodable bytes among them)
+_NON_ASCII = re.compile("[^\x00-\x7f]")
+_WORD = re.compile(r"[^\W\d_]+")
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+_WESTERN = "cp1252"
+_CONFIDENT_CHAOS = 0.1  # charset-normalizer's mess ratio of a reading we take when cp1252 is not a plausible one
 # Text encodings in Python's sense that are no file encoding: domain-name labels, and one that fails on everything.
 _NOT_FOR_FILES = {"idna", "punycode", "undefined"}
 
@@ -96,25 +124,107 @@ def check_charset(charset: str) -> str:
     return info.name
 
 
-def detect_encoding(head: bytes, charset: str | None) -> str:
-    if charset:
-        return check_charset(charset)
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    if b"\x00" in head:
-        raise CsvRefused("file", "the file holds NUL bytes: it is not text (send UTF-16 with its byte order mark)")
-    try:
-        head.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError as exc:
-        if exc.start >= len(head) - 3:  # a character cut at the end of the sample
-            return "utf-8"
+def _looks_western(text: str) -> bool:
+    """Whether a cp1252 reading looks like Western European text, where accented letters sit among plain ones. Text
+    in another script read as cp1252 makes words mostly of accented letters ("Ïóòèí", "ÂëàäÈìèð")."""
+    words = [word for word in _WORD.findall(text) if not word.isascii()]
+    odd = sum(1 for word in words if len(_NON_ASCII.findall(word)) * 2 > len(word))
+    return odd * 2 <= len(words)
+
+
+def _detected(head: bytes) -> str | None:
     from charset_normalizer import from_bytes
 
-    best = from_bytes(head).best()
-    return best.encoding if best is not None else "cp1252"
+    # Without the NUL bytes of their line breaks (many NULs are refused before) the file is not UTF-16 or UTF-32,
+    # whatever the detector says of a short sample.
+    readings = [m for m in from_bytes(head) if m.chaos <= _CONFIDENT_CHAOS
+                and not m.encoding.startswith(("utf_16", "utf_32"))]
+    return max(readings, key=lambda m: m.coherence).encoding if readings else None
+
+
+def detect_encoding(head: bytes, charset: str | None) -> str:
+    if charset:
+        encoding = check_charset(charset)
+        return "utf-8-sig" if encoding == "utf-8" and head.startswith(codecs.BOM_UTF8) else encoding
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    # A stray NUL in a text file is reported on its row; many control bytes mean UTF-16 without BOM, or no text.
+    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
+    if controls > 8 and controls * 100 > len(head):
+        raise CsvRefused("file", "the file holds NUL bytes or other control characters: it is not text (send UTF-16 "
+                                 "with its byte order mark)")
+    # Not final: a character cut by the end of the sample is not a fault (the TextIOWrapper reads it whole).
+    as_utf8 = codecs.getincrementaldecoder("utf-8")(_MARK).decode(head, final=False)
+    marked = len(_MARKED.findall(as_utf8))
+    if not marked or len(_NON_ASCII.findall(as_utf8)) - marked > marked:
+        return "utf-8"  # mostly UTF-8: the few rows in another encoding get their error
+    try:
+        if _looks_western(head.decode(_WESTERN)):
+            return _WESTERN
+    except UnicodeDecodeError:  # a byte cp1252 leaves undefined: some other encoding
+        pass
+    return _detected(head) or _WESTERN
+
+
+class _Lines:
+    """The decoded lines the csv reader parses, counted, with what the reader does not tell: the first character in
+    the record being read that cannot be screened."""
+
+    def __init__(self, text: Iterator[str]):
+        self._text = text
+        self.number = 0
+        self.flaw: tuple[int, str] | None = None
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._text)
+        self.number += 1
+        if self.flaw is None and (found := _UNSCREENABLE.search(line)):
+            self.flaw = (self.number, found.group())
+        return line
+
+    def next_record(self) -> None:
+        self.flaw = None
+
+
+class FlawedRow(list[str]):
+    """A row not to be screened: `problem` goes to its error column. Its cells are echoed with what UTF-8 output
+    cannot carry or what would be lost downstream (NUL, lone surrogates, undecodable bytes) as U+FFFD."""
+
+    def __init__(self, cells: Iterable[str], problem: str):
+        super().__init__(_UNSCREENABLE.sub("\ufffd", cell) for cell in cells)
+        self.problem = problem
+
+
+def _flaw_message(flaw: tuple[int, str], encoding: str) -> str:
+    line, char = flaw
+    if _MARKED.match(char):
+        return f"line {line} is not valid {encoding.removesuffix('-sig')}"
+    if char == "\x00":
+        return f"line {line} holds a NUL character"
+    return f"line {line} holds a lone surrogate (U+{ord(char):04X})"
+
+
+def _records(reader: Iterator[list[str]], lines: _Lines, encoding: str) -> Iterator[list[str]]:
+    """The reader's rows, those with characters that cannot be screened as FlawedRows."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except ValueError as exc:  # a codec that fails outright instead of calling the error handler
+            raise CsvRefused("file", f"line {lines.number + 1} cannot be read as {encoding} ({exc})",
+                             lines.number + 1) from None
+        if lines.flaw is not None:
+            row = FlawedRow(row, _flaw_message(lines.flaw, encoding))
+        lines.next_record()
+        yield row
 
 
 def open_csv(stream: IO[bytes], options: BulkOptions) -> tuple[list[str], Iterator[list[str]], str]:
@@ -123,24 +233,28 @@ def open_csv(stream: IO[bytes], options: BulkOptions) -> tuple[list[str], Iterat
     if not head.strip():
         raise CsvRefused("file", "the file is empty")
     encoding = detect_encoding(head, options.charset)
-    text = io.TextIOWrapper(io.BufferedReader(_Prefixed(head, stream)), encoding=encoding, newline="",
-                            errors="replace")
-    sample = head.decode(encoding if encoding != "utf-16" else "utf-16", errors="ignore")[:20000]
+    try:
+        sample = head.decode(encoding, errors=_MARK)[:20000]
+    except ValueError as exc:  # a codec that fails outright instead of calling the error handler
+        raise CsvRefused("charset", f"the file cannot be read as {encoding} ({exc})") from None
+    if len(_MARKED.findall(sample[:2000])) > 20:
+        raise CsvRefused("file", f"the file is not text in {encoding}: pass charset=")
     try:
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
     except csv.Error:
         first_line = sample.splitlines()[0] if sample.splitlines() else ""
         delimiter = max(",;\t", key=first_line.count) if any(d in first_line for d in ",;\t") else ","
         dialect = type("Sniffed", (csv.excel,), {"delimiter": delimiter})
-    reader = csv.reader(text, dialect)
+    text = io.TextIOWrapper(io.BufferedReader(_Prefixed(head, stream)), encoding=encoding, newline="", errors=_MARK)
+    lines = _Lines(text)
+    rows = _records(csv.reader(lines, dialect), lines, encoding)
     try:
-        header = next(reader)
+        header = next(rows)
     except (StopIteration, csv.Error) as exc:
         raise CsvRefused("file", f"no header row could be read: {exc}") from None
-    header = [h.strip() for h in header]
-    if sum(1 for ch in sample[:2000] if ch == "\ufffd") > 20:
-        raise CsvRefused("file", f"the file is not text in {encoding}: pass charset=")
-    return header, reader, encoding
+    if isinstance(header, FlawedRow):
+        raise CsvRefused("file", f"the header row cannot be read: {header.problem} (pass charset=)", 1)
+    return [h.strip() for h in header], rows, encoding
 
 
 def _column(header: list[str], wanted: str | None, what: str) -> int | None:
@@ -193,8 +307,8 @@ def _prepare(chunk: list[list[str]], columns: Columns, options: BulkOptions) -> 
     """Each row's problem ("" when none) and the queries of the rows without one."""
     problems, queries = [], []
     for row in chunk:
-        problem = ""
-        if len(row) != columns.width:
+        problem = row.problem if isinstance(row, FlawedRow) else ""
+        if not problem and len(row) != columns.width:
             problem = f"row has {len(row)} fields, the header has {columns.width}"
         name = " ".join(row[columns.name].split()) if columns.name < len(row) else ""
         kind = row[columns.type].strip().lower() if columns.type is not None and columns.type < len(row) else ""

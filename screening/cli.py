@@ -270,7 +270,7 @@ def _charset(ctx: click.Context, param: click.Parameter, value: str | None) -> s
 @click.option("--id-column", default=None, help="Kept in the audit trail as each row's reference.")
 @click.option("--threshold", type=float, default=None)
 @click.option("--charset", default=None, callback=_charset,
-              help="Default: detected (UTF-8, UTF-16 with BOM, others guessed).")
+              help="Default: detected (UTF-8, UTF-16 with BOM, else cp1252 for Western text, others guessed).")
 @click.option("--processes", type=int, default=os.cpu_count() or 1, show_default=True)
 @click.option("--actor", default="cli", show_default=True)
 def bulk(input_path: Path, output_path: Path, name_column: str, type_column: str | None, id_column: str | None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from pathlib import Path
@@ -221,6 +222,47 @@ def test_neutralised_cells_give_back_their_value(value: str) -> None:
     assert (written != value) == (value.lstrip("'")[:1] in ("=", "+", "-", "@", "\t", "\r")), (value, written)
 
 
+@pytest.mark.parametrize("body", [
+    "name\r\nJosé Müller\r\n".encode("latin-1"),
+    "customer_id,name\r\n1,José Müller\r\n".encode("latin-1"),
+    "name\r\nJosé Müller".encode("latin-1"),  # the last byte is a lone é
+    "name,note\r\nFrançois Lefèvre,€ 5 – “quoted”\r\nBjörk Guðmundsdóttir,x\r\n".encode("cp1252"),
+])
+def test_a_short_western_file_is_read_as_cp1252(client: FlaskClient, screener: dict[str, str], body: bytes) -> None:
+    r = post_csv(client, screener, body)
+    assert r.status_code == 200, r.text
+    assert r.headers["X-Input-Encoding"] == "cp1252"
+    out = list(csv.reader(io.StringIO(r.get_data(as_text=True))))
+    assert [row[:-7] for row in out[1:]] == [row for row in csv.reader(io.StringIO(body.decode("cp1252")))][1:], out
+    assert all(row[-1] == "" for row in out[1:]), out
+
+
+@pytest.mark.parametrize("text, encoding", [
+    ("name,type\r\nВладимир Путин,person\r\nСергей Лавров,person\r\nРоснефть,organization\r\n", "cp1251"),
+    ("name\r\n陈全国\r\n华为技术有限公司\r\n中国人民解放军\r\n", "gbk"),
+])
+def test_other_scripts_are_still_detected(client: FlaskClient, screener: dict[str, str], text: str,
+                                          encoding: str) -> None:
+    r = post_csv(client, screener, text.encode(encoding))
+    assert r.status_code == 200, r.text
+    out = list(csv.reader(io.StringIO(r.get_data(as_text=True))))
+    assert [row[0] for row in out[1:]] == [line.split(",")[0] for line in text.splitlines()[1:]], out
+
+
+def test_rows_not_valid_in_the_encoding_get_an_error_and_the_rest_is_screened(client: FlaskClient,
+                                                                               screener: dict[str, str]) -> None:
+    body = ("name\r\nJosé Martí\r\n".encode() + "Jürgen Müller\r\n".encode("latin-1")
+            + "Gao Yan\r\nZoë Ñúñez\r\n".encode())
+    r = post_csv(client, screener, body)
+    assert r.status_code == 200, r.text
+    assert r.headers["X-Input-Encoding"] == "utf-8"
+    assert r.get_data(as_text=True) == (f"name,{RESULT_HEADER}\r\n"
+                                        "José Martí,0,,,,,,\r\n"
+                                        "J\ufffdrgen M\ufffdller,,,,,,,line 3 is not valid utf-8\r\n"
+                                        f"Gao Yan,1,{GAO_YAN},\r\n"
+                                        "Zoë Ñúñez,0,,,,,,\r\n")
+
+
 BAD_CHARSETS = ["hex", "rot13", "base64", "zlib", "bz2", "uu", "quopri", "idna", "punycode", "undefined", "utf-8%00",
                 "klingon"]
 
@@ -233,3 +275,42 @@ def test_a_charset_that_is_not_a_text_encoding_is_refused(client: FlaskClient, s
             problem = assert_problem(r, 400)
             assert [e["field"] for e in problem["errors"]] == ["charset"], (charset, path, problem)
     assert post_csv(client, screener, "name\r\nMüller\r\n".encode("utf-16-le"), charset="utf-16-le").status_code == 200
+
+
+def test_nul_and_lone_surrogates_give_their_row_an_error_and_are_never_stored(
+        app: Flask, client: FlaskClient, screener: dict[str, str]) -> None:
+    from sqlalchemy import select
+
+    from screening import jobs
+    from screening.models import AuditEvent
+
+    body = (codecs.BOM_UTF8 + b"customer_id,name\r\n"
+            b"c-1,Gao\x00Yan\r\n"  # NUL in the name
+            b"c\x00-2,Gao Yan\r\n"  # NUL in another field (the audit reference)
+            b"c-3,Gao \xed\xa0\x80Yan\r\n"  # a surrogate encoded in UTF-8: not valid UTF-8
+            b"c-4,Gao Yan\r\n")
+    expected = (f"customer_id,name,{RESULT_HEADER}\r\n"
+                "c-1,Gao\ufffdYan,,,,,,,line 2 holds a NUL character\r\n"
+                "c\ufffd-2,Gao Yan,,,,,,,line 3 holds a NUL character\r\n"
+                "c-3,Gao \ufffd\ufffd\ufffdYan,,,,,,,line 4 is not valid utf-8\r\n"
+                f"c-4,Gao Yan,1,{GAO_YAN},\r\n")
+    r = post_csv(client, screener, body, id_column="customer_id")
+    assert r.status_code == 200, r.text
+    assert r.get_data(as_text=True) == expected
+    r = client.post("/v1/jobs?id_column=customer_id", data=body, content_type="text/csv", headers=screener)
+    assert r.status_code == 202, r.text
+    assert jobs.run_pending(app) == 1
+    status = client.get(r.get_json()["status_url"], headers=screener).get_json()
+    assert status["status"] == "done", status
+    assert jobs.result_path(app, status["job_id"]).read_bytes().decode() == expected
+
+    utf16 = "name\r\nGao Yan\r\nGao ".encode("utf-16") + b"\x00\xd8" + "Yan\r\n".encode("utf-16-le")  # unpaired
+    out = post_csv(client, screener, utf16).get_data(as_text=True)
+    assert out.splitlines()[-1] == "Gao \ufffd\ufffdYan,,,,,,,line 3 is not valid utf-16", out
+    escaped = post_csv(client, screener, b"name\r\nGao \\ud800Yan\r\n", charset="unicode_escape").get_data(as_text=True)
+    assert escaped.splitlines()[-1] == "Gao \ufffdYan,,,,,,,line 2 holds a lone surrogate (U+D800)", escaped
+
+    with app.extensions["db_sessionmaker"]() as session:
+        events = session.scalars(select(AuditEvent).where(AuditEvent.kind == "screening")).all()
+    audited = sorted((str(e.reference), e.data["query"]) for e in events)  # the stream's, the job's, the UTF-16 file's
+    assert audited == [("None", "Gao Yan"), ("c-4", "Gao Yan"), ("c-4", "Gao Yan")], audited
