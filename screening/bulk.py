@@ -8,7 +8,10 @@ detector (charset-normalizer) choose, among its readings with little mess. Delim
 and tab; quoted fields may hold newlines. Line numbers below count physical lines, the header being line 1.
 
 Refused before anything is screened: an empty file, one that is not text, a header row that cannot be read or holds
-characters that cannot be screened, a missing column.
+characters that cannot be screened, a missing column, and a file that stops being CSV (a quoted field that is never
+closed, or a field longer than csv.field_size_limit()), naming the line where the quote opened. Jobs and the command
+line read the whole file first; the streamed endpoint reads its first chunk before answering, and a file that breaks
+after that ends its output with an error row naming the line (the rows before it are screened and audited).
 
 Per row, in its `error` column, the rest of the file going on: a blank or over-long name, too few or too many
 fields, an unknown type, bytes not valid in the file's encoding ("line 7 is not valid utf-8"), a NUL character or a
@@ -28,12 +31,15 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import logging
 import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Iterable, Iterator
 
 from .matching import Matcher
+
+log = logging.getLogger(__name__)
 
 RESULT_COLUMNS = ["match_count", "top_entry_id", "top_name", "top_score", "top_status", "top_sources", "error"]
 SAMPLE_BYTES = 64 * 1024
@@ -67,6 +73,7 @@ class Counters:
     matched: int = 0
     errors: int = 0
     audit: list[dict[str, Any]] = field(default_factory=list)  # per screened row, for the caller to record
+    stopped: str = ""  # why the file stopped being read before its end ("" when it was read to the end)
 
 
 class _Prefixed(io.RawIOBase):
@@ -170,27 +177,54 @@ def detect_encoding(head: bytes, charset: str | None) -> str:
     return _detected(head) or _WESTERN
 
 
-class _Lines:
-    """The decoded lines the csv reader parses, counted, with what the reader does not tell: the first character in
-    the record being read that cannot be screened."""
+# Fed to the csv reader after the file's last line. The reader ends a record at the end of every line unless a
+# quoted field is open: only then does this land inside a field. No decoded file holds it (NUL, lone surrogate).
+_END = "\udfff\x00end of file\x00\udfff"
 
-    def __init__(self, text: Iterator[str]):
-        self._text = text
+
+class _Lines:
+    """The decoded lines the csv reader parses, counted, with what the reader does not tell: the line where the
+    record being read began, the line where its last open quote was opened (by an odd count of quotes on a line: a
+    closed quoted field holds an even number), and the first character in it that cannot be screened."""
+
+    def __init__(self, text: Iterator[str], quotechar: str):
+        self._text, self._quote, self._ended = text, quotechar, False
         self.number = 0
+        self.record_start, self.quote_opened = 1, 0
         self.flaw: tuple[int, str] | None = None
 
     def __iter__(self) -> _Lines:
         return self
 
     def __next__(self) -> str:
-        line = next(self._text)
+        try:
+            line = next(self._text)
+        except StopIteration:
+            if self._ended:
+                raise
+            self._ended = True
+            return _END
         self.number += 1
+        if self._quote and line.count(self._quote) % 2:
+            self.quote_opened = 0 if self.quote_opened else self.number
         if self.flaw is None and (found := _UNSCREENABLE.search(line)):
             self.flaw = (self.number, found.group())
         return line
 
     def next_record(self) -> None:
-        self.flaw = None
+        self.record_start, self.quote_opened, self.flaw = self.number + 1, 0, None
+
+    def unclosed(self) -> CsvRefused:
+        line = self.quote_opened or self.record_start
+        return CsvRefused("file", f"line {line}: a quoted field opened there is never closed", line)
+
+    def broken(self, exc: csv.Error) -> CsvRefused:
+        if self.quote_opened:
+            return self.unclosed()
+        if "field limit" in str(exc):
+            return CsvRefused("file", f"line {self.number}: a field is longer than {csv.field_size_limit()} "
+                                      "characters", self.number)
+        return CsvRefused("file", f"line {self.record_start}: not CSV ({exc})", self.record_start)
 
 
 class FlawedRow(list[str]):
@@ -212,15 +246,22 @@ def _flaw_message(flaw: tuple[int, str], encoding: str) -> str:
 
 
 def _records(reader: Iterator[list[str]], lines: _Lines, encoding: str) -> Iterator[list[str]]:
-    """The reader's rows, those with characters that cannot be screened as FlawedRows."""
+    """The reader's rows, those with characters that cannot be screened as FlawedRows; CsvRefused where the file
+    stops being CSV (the reader's csv.Error, such as `field larger than field limit` after an unclosed quote)."""
     while True:
         try:
             row = next(reader)
         except StopIteration:
             return
+        except csv.Error as exc:
+            raise lines.broken(exc) from None
         except ValueError as exc:  # a codec that fails outright instead of calling the error handler
             raise CsvRefused("file", f"line {lines.number + 1} cannot be read as {encoding} ({exc})",
                              lines.number + 1) from None
+        if row and row[-1].endswith(_END):
+            if row == [_END]:
+                return
+            raise lines.unclosed()
         if lines.flaw is not None:
             row = FlawedRow(row, _flaw_message(lines.flaw, encoding))
         lines.next_record()
@@ -228,7 +269,8 @@ def _records(reader: Iterator[list[str]], lines: _Lines, encoding: str) -> Itera
 
 
 def open_csv(stream: IO[bytes], options: BulkOptions) -> tuple[list[str], Iterator[list[str]], str]:
-    """Header, an iterator over the remaining rows, and the encoding; or CsvRefused."""
+    """Header, an iterator over the remaining rows, and the encoding; or CsvRefused. The iterator raises
+    CsvRefused (naming the line) where the file stops being CSV."""
     head = stream.read(SAMPLE_BYTES)
     if not head.strip():
         raise CsvRefused("file", "the file is empty")
@@ -246,12 +288,14 @@ def open_csv(stream: IO[bytes], options: BulkOptions) -> tuple[list[str], Iterat
         delimiter = max(",;\t", key=first_line.count) if any(d in first_line for d in ",;\t") else ","
         dialect = type("Sniffed", (csv.excel,), {"delimiter": delimiter})
     text = io.TextIOWrapper(io.BufferedReader(_Prefixed(head, stream)), encoding=encoding, newline="", errors=_MARK)
-    lines = _Lines(text)
+    lines = _Lines(text, (dialect.quotechar or "") if dialect.quoting != csv.QUOTE_NONE else "")
     rows = _records(csv.reader(lines, dialect), lines, encoding)
     try:
         header = next(rows)
-    except (StopIteration, csv.Error) as exc:
-        raise CsvRefused("file", f"no header row could be read: {exc}") from None
+    except StopIteration:
+        raise CsvRefused("file", "no header row could be read") from None
+    except CsvRefused as exc:
+        raise CsvRefused("file", f"no header row could be read: {exc}", exc.line) from None
     if isinstance(header, FlawedRow):
         raise CsvRefused("file", f"the header row cannot be read: {header.problem} (pass charset=)", 1)
     return [h.strip() for h in header], rows, encoding
@@ -377,11 +421,16 @@ def screen_rows(header: list[str], rows: Iterable[list[str]], columns: Columns, 
 
     def queries() -> Iterator[list[Query]]:
         chunk: list[list[str]] = []
-        for row in rows:
-            chunk.append(row)
-            if len(chunk) >= CHUNK_ROWS:
-                yield fresh_queries(chunk)
-                chunk = []
+        try:
+            for row in rows:
+                chunk.append(row)
+                if len(chunk) >= CHUNK_ROWS:
+                    yield fresh_queries(chunk)
+                    chunk = []
+        except CsvRefused as exc:  # the file stopped being CSV after the first rows went out: a last row says so
+            counters.stopped = f"{exc}; the rest of the file was not screened"
+            log.warning("bulk CSV cut short: %s", counters.stopped)
+            chunk.append(FlawedRow([], counters.stopped))
         if chunk:
             yield fresh_queries(chunk)
 
@@ -452,11 +501,9 @@ def parallel_chunks(screen: Callable[[list[Query]], list[Found]], processes: int
     return ordered, pool
 
 
-def count_rows(path: Any) -> int:
-    """Data rows of a CSV file (for a progress bar's time left); quoted newlines are counted right."""
-    with open(path, "rb") as handle:
-        try:
-            header, rows, _ = open_csv(handle, BulkOptions())
-        except CsvRefused:
-            return 0
-        return sum(1 for _ in rows)
+def check_file(stream: IO[bytes], options: BulkOptions) -> int:
+    """Read a whole file as screening would, without screening: its data rows (quoted newlines counted right), or
+    CsvRefused for what refuses it up front, a file that stops being CSV anywhere included."""
+    header, rows, _ = open_csv(stream, options)
+    resolve_columns(header, options)
+    return sum(1 for _ in rows)

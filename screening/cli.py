@@ -286,20 +286,21 @@ def bulk(input_path: Path, output_path: Path, name_column: str, type_column: str
     from .liststate import get_state
 
     app = _app()
-    snapshot = get_state(app).snapshot()
     options = bulkmod.BulkOptions(name_column=name_column, type_column=type_column, id_column=id_column,
                                   threshold=threshold, charset=charset,
                                   max_name_length=app.config["MAX_NAME_LENGTH"])
+    try:  # the whole file is read once before the list is loaded: a file refused anywhere writes nothing
+        with open(input_path, "rb") as source:
+            total = bulkmod.check_file(source, options)
+    except bulkmod.CsvRefused as exc:
+        click.echo(f"refused ({exc.field}): {exc}", err=True)
+        sys.exit(2)
+    snapshot = get_state(app).snapshot()
     chosen = threshold if threshold is not None else default_threshold(app.config)
-    total = bulkmod.count_rows(input_path)
     counters = bulkmod.Counters()
     with open(input_path, "rb") as source:
-        try:
-            header, rows, encoding = bulkmod.open_csv(source, options)
-            columns = bulkmod.resolve_columns(header, options)
-        except bulkmod.CsvRefused as exc:
-            click.echo(f"refused ({exc.field}): {exc}", err=True)
-            sys.exit(2)
+        header, rows, encoding = bulkmod.open_csv(source, options)
+        columns = bulkmod.resolve_columns(header, options)
         chunks, pool = bulkmod.parallel_chunks(bulkmod.matcher_screener(snapshot.matcher, chosen), processes)
         try:
             with open(output_path, "w", newline="", encoding="utf-8") as out, _session(app) as session, \
@@ -321,6 +322,9 @@ def bulk(input_path: Path, output_path: Path, name_column: str, type_column: str
                 pool.terminate()  # every result is in (or the run failed): nothing left to wait for
     click.echo(f"{counters.rows} rows ({encoding}), {counters.matched} with matches, {counters.errors} with errors; "
                f"list version {snapshot.version}; written to {output_path}")
+    if counters.stopped:  # the file changed after it was checked
+        click.echo(f"incomplete: {counters.stopped}", err=True)
+        sys.exit(1)
 
 
 @main.command("screen")

@@ -222,6 +222,74 @@ def test_neutralised_cells_give_back_their_value(value: str) -> None:
     assert (written != value) == (value.lstrip("'")[:1] in ("=", "+", "-", "@", "\t", "\r")), (value, written)
 
 
+UNCLOSED = (b'customer_id,name\r\n1,Gao Yan\r\n2,"Li Wei\r\n'
+            + b"".join(b"%d,Customer %d\r\n" % (i, i) for i in range(3, 20_003)))  # 20,000 lines, over 128 KB
+
+
+def test_a_quote_never_closed_is_refused_naming_its_line(app: Flask, client: FlaskClient,
+                                                         screener: dict[str, str]) -> None:
+    from sqlalchemy import func, select
+
+    from screening import jobs
+    from screening.models import AuditEvent, Job
+
+    message = "line 3: a quoted field opened there is never closed"
+    problem = assert_problem(post_csv(client, screener, UNCLOSED), 400)
+    assert problem["errors"] == [{"field": "file", "line": 3, "message": message}], problem
+    assert message in problem["detail"], problem
+    # as a job (it used to be a 500): the same refusal when it is created, nothing queued, no file left
+    before = set(jobs.jobs_dir(app).iterdir())  # the folder is shared by the whole test session
+    problem = assert_problem(client.post("/v1/jobs", data=UNCLOSED, content_type="text/csv", headers=screener), 400)
+    assert problem["errors"] == [{"field": "file", "line": 3, "message": message}], problem
+    assert set(jobs.jobs_dir(app).iterdir()) == before
+    # a quote that runs to the end of a short file (no field limit reached) is found at the end
+    problem = assert_problem(post_csv(client, screener, b'name\r\nGao Yan\r\n"Li Wei\r\nZhu Hailun\r\n'), 400)
+    assert problem["errors"][0]["line"] == 3, problem
+    # a quote opened on a later line of a record that began on a quoted newline
+    body = b'name,note\r\nGao Yan,"two\r\nlines"\r\nLi Wei,"open\r\nZhu Hailun,x\r\n'
+    assert assert_problem(post_csv(client, screener, body), 400)["errors"][0]["line"] == 4
+    with app.extensions["db_sessionmaker"]() as session:
+        assert session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.kind == "screening")) == 0
+        assert session.scalar(select(func.count()).select_from(Job)) == 0
+
+
+def test_a_quote_never_closed_after_the_first_chunk_ends_the_stream_with_an_error_row(
+        app: Flask, client: FlaskClient, screener: dict[str, str], caplog: pytest.LogCaptureFixture) -> None:
+    from sqlalchemy import func, select
+
+    from screening.models import AuditEvent
+
+    good = [[f"c-{i}", "Gao Yan" if i == 1 else f"Customer Number {i}"] for i in range(1, 601)]
+    body = _csv([["customer_id", "name"]] + good).encode() + b'c-601,"Li Wei\r\n' + b"c-x,Someone\r\n" * 20_000
+    with caplog.at_level("WARNING", logger="screening.bulk"):
+        r = post_csv(client, screener, body, id_column="customer_id")
+        text = r.get_data(as_text=True)
+    assert r.status_code == 200
+    lines = text.split("\r\n")
+    assert len(lines) == 1 + 600 + 1 + 1 and lines[-1] == "", lines[-3:]  # header, 600 rows, the error row, ""
+    assert lines[1] == f"c-1,Gao Yan,1,{GAO_YAN},", lines[1]
+    message = "line 602: a quoted field opened there is never closed; the rest of the file was not screened"
+    assert lines[-2] == ",,,,,,,," + message, lines[-2]
+    assert any(message in record.getMessage() for record in caplog.records), caplog.records
+    with app.extensions["db_sessionmaker"]() as session:
+        audited = session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.kind == "screening"))
+    assert audited == 600
+
+
+def test_a_failure_mid_stream_ends_it_with_an_error_row(client: FlaskClient, screener: dict[str, str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from screening import store
+
+    def unreachable(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("database unreachable")
+
+    monkeypatch.setattr(store, "record_audit_batch", unreachable)
+    r = post_csv(client, screener, b"name\r\nGao Yan\r\n")
+    assert r.status_code == 200
+    assert r.get_data(as_text=True) == (
+        f"name,{RESULT_HEADER}\r\n,,,,,,,the server failed here; the rest of the file was not screened\r\n")
+
+
 @pytest.mark.parametrize("body", [
     "name\r\nJosé Müller\r\n".encode("latin-1"),
     "customer_id,name\r\n1,José Müller\r\n".encode("latin-1"),

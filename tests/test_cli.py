@@ -110,3 +110,14 @@ def test_bulk_refuses_a_charset_that_is_not_a_text_encoding(runner: CliRunner, t
     assert "--charset" in result.output and ("not a text encoding" in result.output
                                              or "unknown charset" in result.output), result.output
     assert not target.exists()
+
+
+def test_bulk_refuses_a_quote_never_closed_naming_its_line(runner: CliRunner, tmp_path: Path) -> None:
+    from tests.test_bulk import UNCLOSED
+
+    source, target = tmp_path / "in.csv", tmp_path / "out.csv"
+    source.write_bytes(UNCLOSED)
+    result = runner.invoke(main, ["bulk", str(source), str(target)])
+    assert result.exit_code == 2, result.output
+    assert "refused (file): line 3: a quoted field opened there is never closed" in result.output, result.output
+    assert not target.exists()
