@@ -250,6 +250,18 @@ def audit_prune(days: int | None) -> None:
     click.echo(f"pruned {removed} screening records")
 
 
+def _charset(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--charset must name a text encoding: a usage error (exit code 2) before anything is read."""
+    from .bulk import CsvRefused, check_charset
+
+    if value:
+        try:
+            check_charset(value)
+        except CsvRefused as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
 @main.command("bulk")
 @click.argument("input_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("output_path", type=click.Path(dir_okay=False, path_type=Path))
@@ -257,12 +269,16 @@ def audit_prune(days: int | None) -> None:
 @click.option("--type-column", default=None)
 @click.option("--id-column", default=None, help="Kept in the audit trail as each row's reference.")
 @click.option("--threshold", type=float, default=None)
-@click.option("--charset", default=None, help="Default: detected (UTF-8, UTF-16 with BOM, others guessed).")
+@click.option("--charset", default=None, callback=_charset,
+              help="Default: detected (UTF-8, UTF-16 with BOM, else cp1252 for Western text, others guessed).")
 @click.option("--processes", type=int, default=os.cpu_count() or 1, show_default=True)
 @click.option("--actor", default="cli", show_default=True)
 def bulk(input_path: Path, output_path: Path, name_column: str, type_column: str | None, id_column: str | None,
          threshold: float | None, charset: str | None, processes: int, actor: str) -> None:
-    """Screen every row of a CSV file; write it back with the match columns, in order, with a progress bar."""
+    """Screen every row of a CSV file; write it back with the match columns, in order, with a progress bar.
+
+    Cells a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return, also after
+    leading single quotes) are written with a single quote added in front."""
     from tqdm import tqdm
 
     from . import bulk as bulkmod
@@ -270,20 +286,21 @@ def bulk(input_path: Path, output_path: Path, name_column: str, type_column: str
     from .liststate import get_state
 
     app = _app()
-    snapshot = get_state(app).snapshot()
     options = bulkmod.BulkOptions(name_column=name_column, type_column=type_column, id_column=id_column,
                                   threshold=threshold, charset=charset,
                                   max_name_length=app.config["MAX_NAME_LENGTH"])
+    try:  # the whole file is read once before the list is loaded: a file refused anywhere writes nothing
+        with open(input_path, "rb") as source:
+            total = bulkmod.check_file(source, options)
+    except bulkmod.CsvRefused as exc:
+        click.echo(f"refused ({exc.field}): {exc}", err=True)
+        sys.exit(2)
+    snapshot = get_state(app).snapshot()
     chosen = threshold if threshold is not None else default_threshold(app.config)
-    total = bulkmod.count_rows(input_path)
     counters = bulkmod.Counters()
     with open(input_path, "rb") as source:
-        try:
-            header, rows, encoding = bulkmod.open_csv(source, options)
-            columns = bulkmod.resolve_columns(header, options)
-        except bulkmod.CsvRefused as exc:
-            click.echo(f"refused ({exc.field}): {exc}", err=True)
-            sys.exit(2)
+        header, rows, encoding = bulkmod.open_csv(source, options)
+        columns = bulkmod.resolve_columns(header, options)
         chunks, pool = bulkmod.parallel_chunks(bulkmod.matcher_screener(snapshot.matcher, chosen), processes)
         try:
             with open(output_path, "w", newline="", encoding="utf-8") as out, _session(app) as session, \
@@ -305,6 +322,9 @@ def bulk(input_path: Path, output_path: Path, name_column: str, type_column: str
                 pool.terminate()  # every result is in (or the run failed): nothing left to wait for
     click.echo(f"{counters.rows} rows ({encoding}), {counters.matched} with matches, {counters.errors} with errors; "
                f"list version {snapshot.version}; written to {output_path}")
+    if counters.stopped:  # the file changed after it was checked
+        click.echo(f"incomplete: {counters.stopped}", err=True)
+        sys.exit(1)
 
 
 @main.command("screen")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from flask import Flask
 from flask.testing import FlaskClient
 
 from bench.bulk_file import rows as customer_rows
@@ -167,3 +169,216 @@ def test_a_repeated_name_is_screened_once_and_answered_everywhere(monkeypatch: p
     sent_names = [name for queries in sent for name, _ in queries]
     assert len(sent_names) < len(names) and sent_names.count("Ann") <= 2, sent  # at most once per memo generation
     assert all(len(set(queries)) == len(queries) for queries in sent), sent
+
+
+GAO_YAN = 'gao-yan,"GAO, Yan",1.000,designated,diplomat-2020-07; ofac-sdn'
+RESULT_HEADER = ",".join(RESULT_COLUMNS)
+
+
+def test_formula_cells_come_back_neutralised_from_the_stream_jobs_and_the_cli(
+        app: Flask, client: FlaskClient, screener: dict[str, str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from screening import jobs
+    from screening.cli import main
+
+    body = ('customer_id,name,@note\r\n'
+            '"=HYPERLINK(""http://evil.invalid/"",""x"")",Gao Yan,+1\r\n'
+            "-2,@SUM(A1),'=already\r\n"
+            '3,\tGao Yan,"\r=cmd"\r\n'
+            "4,'plain,ok\r\n"
+            "5,Li Wei,'\r\n").encode()
+    expected = (f"customer_id,name,'@note,{RESULT_HEADER}\r\n"
+                f'"\'=HYPERLINK(""http://evil.invalid/"",""x"")",Gao Yan,\'+1,1,{GAO_YAN},\r\n'
+                "'-2,'@SUM(A1),''=already,0,,,,,,\r\n"
+                f'3,\'\tGao Yan,"\'\r=cmd",1,{GAO_YAN},\r\n'
+                "4,'plain,ok,0,,,,,,\r\n"
+                "5,Li Wei,',0,,,,,,\r\n")
+    r = post_csv(client, screener, body, id_column="customer_id")
+    assert r.status_code == 200, r.text
+    assert r.get_data(as_text=True) == expected
+
+    r = client.post("/v1/jobs?id_column=customer_id", data=body, content_type="text/csv", headers=screener)
+    assert r.status_code == 202, r.text
+    assert jobs.run_pending(app) == 1
+    assert jobs.result_path(app, r.get_json()["job_id"]).read_bytes().decode("utf-8") == expected
+
+    monkeypatch.setenv("SCREENING_DATABASE_URL", app.config["DATABASE_URL"])
+    source, target = tmp_path / "in.csv", tmp_path / "out.csv"
+    source.write_bytes(body)
+    result = CliRunner().invoke(main, ["bulk", str(source), str(target), "--id-column", "customer_id",
+                                       "--processes", "1"])
+    assert result.exit_code == 0, result.output
+    assert target.read_bytes().decode("utf-8") == expected
+
+
+@pytest.mark.parametrize("value", ["=1+2", "+1", "-1", "@A1", "\tx", "\rx", "'=1", "''-1", "'", "'x", "x'=", "", "a=b",
+                                   "GAO, Yan", "0.812"])
+def test_neutralised_cells_give_back_their_value(value: str) -> None:
+    from screening.bulk import neutralise, original_value
+
+    written = neutralise(value)
+    assert original_value(written) == value, (value, written)
+    assert written[:1] not in ("=", "+", "-", "@", "\t", "\r"), written
+    assert (written != value) == (value.lstrip("'")[:1] in ("=", "+", "-", "@", "\t", "\r")), (value, written)
+
+
+UNCLOSED = (b'customer_id,name\r\n1,Gao Yan\r\n2,"Li Wei\r\n'
+            + b"".join(b"%d,Customer %d\r\n" % (i, i) for i in range(3, 20_003)))  # 20,000 lines, over 128 KB
+
+
+def test_a_quote_never_closed_is_refused_naming_its_line(app: Flask, client: FlaskClient,
+                                                         screener: dict[str, str]) -> None:
+    from sqlalchemy import func, select
+
+    from screening import jobs
+    from screening.models import AuditEvent, Job
+
+    message = "line 3: a quoted field opened there is never closed"
+    problem = assert_problem(post_csv(client, screener, UNCLOSED), 400)
+    assert problem["errors"] == [{"field": "file", "line": 3, "message": message}], problem
+    assert message in problem["detail"], problem
+    # as a job (it used to be a 500): the same refusal when it is created, nothing queued, no file left
+    before = set(jobs.jobs_dir(app).iterdir())  # the folder is shared by the whole test session
+    problem = assert_problem(client.post("/v1/jobs", data=UNCLOSED, content_type="text/csv", headers=screener), 400)
+    assert problem["errors"] == [{"field": "file", "line": 3, "message": message}], problem
+    assert set(jobs.jobs_dir(app).iterdir()) == before
+    # a quote that runs to the end of a short file (no field limit reached) is found at the end
+    problem = assert_problem(post_csv(client, screener, b'name\r\nGao Yan\r\n"Li Wei\r\nZhu Hailun\r\n'), 400)
+    assert problem["errors"][0]["line"] == 3, problem
+    # a quote opened on a later line of a record that began on a quoted newline
+    body = b'name,note\r\nGao Yan,"two\r\nlines"\r\nLi Wei,"open\r\nZhu Hailun,x\r\n'
+    assert assert_problem(post_csv(client, screener, body), 400)["errors"][0]["line"] == 4
+    with app.extensions["db_sessionmaker"]() as session:
+        assert session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.kind == "screening")) == 0
+        assert session.scalar(select(func.count()).select_from(Job)) == 0
+
+
+def test_a_quote_never_closed_after_the_first_chunk_ends_the_stream_with_an_error_row(
+        app: Flask, client: FlaskClient, screener: dict[str, str], caplog: pytest.LogCaptureFixture) -> None:
+    from sqlalchemy import func, select
+
+    from screening.models import AuditEvent
+
+    good = [[f"c-{i}", "Gao Yan" if i == 1 else f"Customer Number {i}"] for i in range(1, 601)]
+    body = _csv([["customer_id", "name"]] + good).encode() + b'c-601,"Li Wei\r\n' + b"c-x,Someone\r\n" * 20_000
+    with caplog.at_level("WARNING", logger="screening.bulk"):
+        r = post_csv(client, screener, body, id_column="customer_id")
+        text = r.get_data(as_text=True)
+    assert r.status_code == 200
+    lines = text.split("\r\n")
+    assert len(lines) == 1 + 600 + 1 + 1 and lines[-1] == "", lines[-3:]  # header, 600 rows, the error row, ""
+    assert lines[1] == f"c-1,Gao Yan,1,{GAO_YAN},", lines[1]
+    message = "line 602: a quoted field opened there is never closed; the rest of the file was not screened"
+    assert lines[-2] == ",,,,,,,," + message, lines[-2]
+    assert any(message in record.getMessage() for record in caplog.records), caplog.records
+    with app.extensions["db_sessionmaker"]() as session:
+        audited = session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.kind == "screening"))
+    assert audited == 600
+
+
+def test_a_failure_mid_stream_ends_it_with_an_error_row(client: FlaskClient, screener: dict[str, str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from screening import store
+
+    def unreachable(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("database unreachable")
+
+    monkeypatch.setattr(store, "record_audit_batch", unreachable)
+    r = post_csv(client, screener, b"name\r\nGao Yan\r\n")
+    assert r.status_code == 200
+    assert r.get_data(as_text=True) == (
+        f"name,{RESULT_HEADER}\r\n,,,,,,,the server failed here; the rest of the file was not screened\r\n")
+
+
+@pytest.mark.parametrize("body", [
+    "name\r\nJosé Müller\r\n".encode("latin-1"),
+    "customer_id,name\r\n1,José Müller\r\n".encode("latin-1"),
+    "name\r\nJosé Müller".encode("latin-1"),  # the last byte is a lone é
+    "name,note\r\nFrançois Lefèvre,€ 5 – “quoted”\r\nBjörk Guðmundsdóttir,x\r\n".encode("cp1252"),
+])
+def test_a_short_western_file_is_read_as_cp1252(client: FlaskClient, screener: dict[str, str], body: bytes) -> None:
+    r = post_csv(client, screener, body)
+    assert r.status_code == 200, r.text
+    assert r.headers["X-Input-Encoding"] == "cp1252"
+    out = list(csv.reader(io.StringIO(r.get_data(as_text=True))))
+    assert [row[:-7] for row in out[1:]] == [row for row in csv.reader(io.StringIO(body.decode("cp1252")))][1:], out
+    assert all(row[-1] == "" for row in out[1:]), out
+
+
+@pytest.mark.parametrize("text, encoding", [
+    ("name,type\r\nВладимир Путин,person\r\nСергей Лавров,person\r\nРоснефть,organization\r\n", "cp1251"),
+    ("name\r\n陈全国\r\n华为技术有限公司\r\n中国人民解放军\r\n", "gbk"),
+])
+def test_other_scripts_are_still_detected(client: FlaskClient, screener: dict[str, str], text: str,
+                                          encoding: str) -> None:
+    r = post_csv(client, screener, text.encode(encoding))
+    assert r.status_code == 200, r.text
+    out = list(csv.reader(io.StringIO(r.get_data(as_text=True))))
+    assert [row[0] for row in out[1:]] == [line.split(",")[0] for line in text.splitlines()[1:]], out
+
+
+def test_rows_not_valid_in_the_encoding_get_an_error_and_the_rest_is_screened(client: FlaskClient,
+                                                                               screener: dict[str, str]) -> None:
+    body = ("name\r\nJosé Martí\r\n".encode() + "Jürgen Müller\r\n".encode("latin-1")
+            + "Gao Yan\r\nZoë Ñúñez\r\n".encode())
+    r = post_csv(client, screener, body)
+    assert r.status_code == 200, r.text
+    assert r.headers["X-Input-Encoding"] == "utf-8"
+    assert r.get_data(as_text=True) == (f"name,{RESULT_HEADER}\r\n"
+                                        "José Martí,0,,,,,,\r\n"
+                                        "J\ufffdrgen M\ufffdller,,,,,,,line 3 is not valid utf-8\r\n"
+                                        f"Gao Yan,1,{GAO_YAN},\r\n"
+                                        "Zoë Ñúñez,0,,,,,,\r\n")
+
+
+BAD_CHARSETS = ["hex", "rot13", "base64", "zlib", "bz2", "uu", "quopri", "idna", "punycode", "undefined", "utf-8%00",
+                "klingon"]
+
+
+def test_a_charset_that_is_not_a_text_encoding_is_refused(client: FlaskClient, screener: dict[str, str]) -> None:
+    for charset in BAD_CHARSETS:
+        for path in ("/v1/screen/csv", "/v1/jobs"):
+            r = client.post(f"{path}?charset={charset}", data=b"name\r\nGao Yan\r\n", content_type="text/csv",
+                            headers=screener)
+            problem = assert_problem(r, 400)
+            assert [e["field"] for e in problem["errors"]] == ["charset"], (charset, path, problem)
+    assert post_csv(client, screener, "name\r\nMüller\r\n".encode("utf-16-le"), charset="utf-16-le").status_code == 200
+
+
+def test_nul_and_lone_surrogates_give_their_row_an_error_and_are_never_stored(
+        app: Flask, client: FlaskClient, screener: dict[str, str]) -> None:
+    from sqlalchemy import select
+
+    from screening import jobs
+    from screening.models import AuditEvent
+
+    body = (codecs.BOM_UTF8 + b"customer_id,name\r\n"
+            b"c-1,Gao\x00Yan\r\n"  # NUL in the name
+            b"c\x00-2,Gao Yan\r\n"  # NUL in another field (the audit reference)
+            b"c-3,Gao \xed\xa0\x80Yan\r\n"  # a surrogate encoded in UTF-8: not valid UTF-8
+            b"c-4,Gao Yan\r\n")
+    expected = (f"customer_id,name,{RESULT_HEADER}\r\n"
+                "c-1,Gao\ufffdYan,,,,,,,line 2 holds a NUL character\r\n"
+                "c\ufffd-2,Gao Yan,,,,,,,line 3 holds a NUL character\r\n"
+                "c-3,Gao \ufffd\ufffd\ufffdYan,,,,,,,line 4 is not valid utf-8\r\n"
+                f"c-4,Gao Yan,1,{GAO_YAN},\r\n")
+    r = post_csv(client, screener, body, id_column="customer_id")
+    assert r.status_code == 200, r.text
+    assert r.get_data(as_text=True) == expected
+    r = client.post("/v1/jobs?id_column=customer_id", data=body, content_type="text/csv", headers=screener)
+    assert r.status_code == 202, r.text
+    assert jobs.run_pending(app) == 1
+    status = client.get(r.get_json()["status_url"], headers=screener).get_json()
+    assert status["status"] == "done", status
+    assert jobs.result_path(app, status["job_id"]).read_bytes().decode() == expected
+
+    utf16 = "name\r\nGao Yan\r\nGao ".encode("utf-16") + b"\x00\xd8" + "Yan\r\n".encode("utf-16-le")  # unpaired
+    out = post_csv(client, screener, utf16).get_data(as_text=True)
+    assert out.splitlines()[-1] == "Gao \ufffd\ufffdYan,,,,,,,line 3 is not valid utf-16", out
+    escaped = post_csv(client, screener, b"name\r\nGao \\ud800Yan\r\n", charset="unicode_escape").get_data(as_text=True)
+    assert escaped.splitlines()[-1] == "Gao \ufffdYan,,,,,,,line 2 holds a lone surrogate (U+D800)", escaped
+
+    with app.extensions["db_sessionmaker"]() as session:
+        events = session.scalars(select(AuditEvent).where(AuditEvent.kind == "screening")).all()
+    audited = sorted((str(e.reference), e.data["query"]) for e in events)  # the stream's, the job's, the UTF-16 file's
+    assert audited == [("None", "Gao Yan"), ("c-4", "Gao Yan"), ("c-4", "Gao Yan")], audited

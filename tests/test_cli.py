@@ -98,3 +98,26 @@ def test_without_the_cache_a_list_change_builds_nothing_extra(runner: CliRunner,
     monkeypatch.setenv("SCREENING_INDEX_CACHE_DIR", "off")
     result = runner.invoke(main, ["load-list"])
     assert result.exit_code == 0 and "index ready" not in result.output, result.output
+
+
+@pytest.mark.parametrize("charset", ["hex", "rot13", "base64", "zlib", "bz2", "uu", "quopri", "idna", "punycode",
+                                     "utf-8\x00", "klingon"])
+def test_bulk_refuses_a_charset_that_is_not_a_text_encoding(runner: CliRunner, tmp_path: Path, charset: str) -> None:
+    source, target = tmp_path / "in.csv", tmp_path / "out.csv"
+    source.write_bytes(b"name\r\nGao Yan\r\n")
+    result = runner.invoke(main, ["bulk", str(source), str(target), "--charset", charset])
+    assert result.exit_code == 2, result.output
+    assert "--charset" in result.output and ("not a text encoding" in result.output
+                                             or "unknown charset" in result.output), result.output
+    assert not target.exists()
+
+
+def test_bulk_refuses_a_quote_never_closed_naming_its_line(runner: CliRunner, tmp_path: Path) -> None:
+    from tests.test_bulk import UNCLOSED
+
+    source, target = tmp_path / "in.csv", tmp_path / "out.csv"
+    source.write_bytes(UNCLOSED)
+    result = runner.invoke(main, ["bulk", str(source), str(target)])
+    assert result.exit_code == 2, result.output
+    assert "refused (file): line 3: a quoted field opened there is never closed" in result.output, result.output
+    assert not target.exists()

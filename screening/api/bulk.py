@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import logging
 import shutil
 import tempfile
 from typing import Any, Iterator
@@ -31,6 +34,13 @@ def _options() -> bulk.BulkOptions:
             raise ApiError(400, "Invalid request", "threshold must be a number from 0 to 1.",
                            errors=[{"field": "threshold", "message": "must be a number from 0 to 1"}],
                            slug="validation")
+    charset = request.args.get("charset")
+    if charset:  # checked before the upload is read, for the stream and jobs alike
+        try:
+            bulk.check_charset(charset)
+        except bulk.CsvRefused as exc:
+            raise ApiError(400, "Invalid request", f"The file was not screened: {exc}.",
+                           errors=[{"field": "charset", "message": str(exc)}], slug="validation") from None
     return bulk.BulkOptions(name_column=request.args.get("name_column", "name"),
                             type_column=request.args.get("type_column"), id_column=request.args.get("id_column"),
                             threshold=threshold, charset=request.args.get("charset"),
@@ -54,8 +64,13 @@ def _upload() -> Any:
 
 
 def _refused(exc: bulk.CsvRefused) -> ApiError:
-    return ApiError(400, "Invalid CSV", f"The file was not screened: {exc}",
-                    errors=[{"field": exc.field, "message": str(exc)}], slug="invalid-csv")
+    error: dict[str, Any] = {"field": exc.field, "message": str(exc)}
+    if exc.line is not None:
+        error["line"] = exc.line
+    return ApiError(400, "Invalid CSV", f"The file was not screened: {exc}", errors=[error], slug="invalid-csv")
+
+
+log = logging.getLogger(__name__)
 
 
 @bp.post("/screen/csv")
@@ -66,8 +81,13 @@ def screen_csv() -> Any:
     try:
         header, rows, encoding = bulk.open_csv(source, options)
         columns = bulk.resolve_columns(header, options)
+        # The first chunk is parsed before answering, so that a file broken early (a quote never closed) is refused
+        # with a 400 naming the line; once the 200 is out, a break can only be told in a last error row.
+        first = list(itertools.islice(rows, bulk.CHUNK_ROWS))
     except bulk.CsvRefused as exc:
+        log.info("bulk CSV refused: %s", exc)
         raise _refused(exc) from None
+    rows = itertools.chain(first, rows)
     snapshot = get_state(current_app).snapshot()
     threshold = default_threshold(current_app.config) if options.threshold is None else options.threshold
     counters = bulk.Counters()
@@ -75,16 +95,23 @@ def screen_csv() -> Any:
     screen = bulk.matcher_screener(snapshot.matcher, threshold)
 
     def generate() -> Iterator[str]:
-        for chunk in bulk.screen_rows(header, rows, columns, options, snapshot.entries, counters,
-                                      lambda chunks: map(screen, chunks)):
-            yield bulk.to_csv_text(chunk)
-            if counters.audit:  # record as we go: the audit trail never lags far behind the response
-                store.record_audit_batch(get_session(), counters.audit, actor=actor, list_version=snapshot.version,
-                                         action="bulk-row")
-                get_session().commit()
-                record_screenings("csv", len(counters.audit), sum(1 for a in counters.audit if a["matches"]),
-                                  snapshot.version)
-                counters.audit.clear()
+        try:
+            for chunk in bulk.screen_rows(header, rows, columns, options, snapshot.entries, counters,
+                                          lambda chunks: map(screen, chunks)):
+                if counters.audit:  # recorded before the rows go out: no result leaves unaudited
+                    store.record_audit_batch(get_session(), counters.audit, actor=actor,
+                                             list_version=snapshot.version, action="bulk-row")
+                    get_session().commit()
+                    record_screenings("csv", len(counters.audit), sum(1 for a in counters.audit if a["matches"]),
+                                      snapshot.version)
+                    counters.audit.clear()
+                yield bulk.to_csv_text(chunk)
+        except Exception:  # the 200 is out: the client can only learn of the failure from a last row
+            log.exception("bulk CSV stream failed after %d rows", counters.rows)
+            with contextlib.suppress(Exception):
+                get_session().rollback()
+            message = "the server failed here; the rest of the file was not screened"
+            yield bulk.to_csv_text([[""] * columns.width + [""] * (len(bulk.RESULT_COLUMNS) - 1) + [message]])
 
     return Response(stream_with_context(generate()), mimetype="text/csv",
                     headers={"X-List-Version": str(snapshot.version), "X-Input-Encoding": encoding})
