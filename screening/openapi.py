@@ -130,6 +130,7 @@ def _path(name: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": schema or {"type": "string"}}
 
 
+
 def build_spec() -> dict[str, Any]:
     components: dict[str, Any] = {}
     for model in MODELS:
@@ -197,7 +198,10 @@ def build_spec() -> dict[str, Any]:
                                                                    "413": PROBLEM, "422": PROBLEM},
                                          params=[_query("format", {"type": "string",
                                                                    "enum": ["native", "ofac-csv", "ftm"]}),
-                                                 _query("mode", {"type": "string", "enum": ["replace", "merge"]})],
+                                                 _query("mode", {"type": "string", "enum": ["replace", "merge"]}),
+                                                 _query("allow_empty", {"type": "boolean"},
+                                                        description="A replace by a list without entries is "
+                                                                    "refused (422) unless this is true")],
                                          body={"application/octet-stream": {"schema": {"type": "string",
                                                                                         "format": "binary"}}},
                                          tag="admin")},

@@ -6,7 +6,7 @@ may send `If-Match: "<version>"` (the ETag of what it read): if the list has mov
 
 from __future__ import annotations
 
-from typing import Any
+from typing import IO, Any
 
 from flask import Blueprint, Response, current_app, g, request, stream_with_context, url_for
 from pydantic import ValidationError
@@ -15,9 +15,9 @@ from .. import lists, store
 from ..auth import require
 from ..db import get_session, write_sessions
 from ..errors import ApiError, validation_errors
-from ..importers import FORMATS, parse_import
+from ..importers import FORMATS, ImportLimits, parse_import
 from ..importers.ftm import export_ftm
-from ..listfile import Entry, ListValidationError, dump_native
+from ..listfile import Entry, ListTooLarge, ListValidationError, Problem, dump_native, text_defects
 from ..liststate import get_state
 from .entries import int_arg
 from .render import entry_json
@@ -27,6 +27,13 @@ bp = Blueprint("admin", __name__, url_prefix="/v1")
 # Fields GET adds to an entry; ignored when the entry is sent back.
 READ_ONLY_FIELDS = ("name", "list_version")
 READ_ONLY_CITATION_FIELDS = ("source_id", "title", "publisher", "published", "url", "kind")
+
+
+MAX_REPORTED_PROBLEMS = 1000  # a refused import of 200,000 bad lines names the first ones and counts the rest
+
+
+def _invalid(field: str, message: str, detail: str) -> ApiError:
+    return ApiError(400, "Invalid request", detail, errors=[{"field": field, "message": message}], slug="validation")
 
 
 def _expected_version() -> int | None:
@@ -41,10 +48,18 @@ def _expected_version() -> int | None:
 
 
 def _entry_from_body(entry_id: str | None = None) -> Entry:
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # json.loads of a deeply nested body; silent only covers ValueError
+        body = None
     if not isinstance(body, dict):
         raise ApiError(400, "Invalid request", "The body must be a JSON object (an entry).",
                        errors=[{"field": "(body)", "message": "expected a JSON object"}], slug="validation")
+    defects = list(text_defects(body))
+    if defects:  # before the schema: PostgreSQL cannot store a NUL, and the answer must not depend on the database
+        raise ApiError(400, "Invalid request", "The entry holds text no database stores alike.",
+                       errors=[{"field": path, "message": why} for path, why in defects[:MAX_REPORTED_PROBLEMS]],
+                       slug="validation")
     body = {k: v for k, v in body.items() if k not in READ_ONLY_FIELDS}
     citations = body.get("citations")
     if isinstance(citations, list):
@@ -64,10 +79,13 @@ def _entry_from_body(entry_id: str | None = None) -> Entry:
                        errors=validation_errors(exc), slug="validation") from None
 
 
-def _list_problems(exc: ListValidationError, status: int = 422) -> ApiError:
-    return ApiError(status, "Invalid list", f"Refused: {len(exc.problems)} problem(s); the list is unchanged.",
-                    errors=[{"field": p.field, "location": p.location, "message": p.message} for p in exc.problems],
-                    slug="invalid-list")
+def _list_problems(exc: ListValidationError) -> ApiError:
+    """422 for an invalid list, 400 for one that cannot be read at all, 413 for one over the import limits."""
+    shown = exc.problems[:MAX_REPORTED_PROBLEMS]
+    more = f" ({len(shown)} named)" if len(shown) < len(exc.problems) else ""
+    return ApiError(exc.status, exc.title, f"Refused: {len(exc.problems)} problem(s){more}; the list is unchanged.",
+                    errors=[{"field": p.field, "location": p.location, "message": p.message} for p in shown],
+                    slug=exc.title.lower().replace(" ", "-"))
 
 
 def _change(operation: Any, **kwargs: Any) -> lists.ChangeResult:
@@ -125,25 +143,42 @@ def delist(entry_id: str) -> Any:
     return _change_body(result, entry_id=entry_id, status="delisted")
 
 
-def _import_files(fmt: str) -> dict[str, bytes]:
+def _read_part(stream: IO[bytes], cap: int) -> bytes:
+    """At most cap + 1 bytes: enough for the import's own limit to refuse more, without holding all of it."""
+    return stream.read(cap + 1)
+
+
+def _import_files(fmt: str, limits: ImportLimits) -> dict[str, bytes]:
     request.max_content_length = current_app.config["MAX_IMPORT_BYTES"]
+    plain_cap = limits.max_bytes  # a zip may be as large as the request; what it unpacks is counted as it is read
     # Only a multipart request is read as a form: any other body is the list itself, whatever its content type.
     if request.mimetype == "multipart/form-data":
         if fmt == "ofac-csv":
-            files = {part: request.files[part].read() for part in ("sdn", "alt", "add", "comments", "zip")
-                     if part in request.files}
-            if "file" in request.files:
-                files["zip"] = request.files["file"].read()
+            files = {part: _read_part(request.files[part].stream, plain_cap)
+                     for part in ("sdn", "alt", "add", "comments") if part in request.files}
+            for part in ("zip", "file"):
+                if part in request.files:
+                    files["zip"] = request.files[part].read()
             return files
         if "file" not in request.files:
             raise ApiError(400, "Invalid request", "Send the list as the multipart field 'file'.",
                            errors=[{"field": "file", "message": "missing"}], slug="validation")
-        return {"file": request.files["file"].read()}
+        return {"file": _read_part(request.files["file"].stream, plain_cap)}
+    if fmt != "ofac-csv" and (request.content_length or 0) > plain_cap:
+        raise ListTooLarge([Problem("(body)", "file", f"more than the {plain_cap:,} bytes an import may hold "
+                                                      "(SCREENING_MAX_IMPORT_UNPACKED_BYTES)")])
     data = request.get_data()
     if not data:
         raise ApiError(400, "Invalid request", "The request has no list in it.",
                        errors=[{"field": "(body)", "message": "empty"}], slug="validation")
     return {"zip": data} if fmt == "ofac-csv" else {"file": data}
+
+
+def _flag(name: str) -> bool:
+    raw = request.args.get(name, "false").strip().lower()
+    if raw not in ("true", "false", "1", "0"):
+        raise _invalid(name, "must be true or false", f"{name} must be true or false.")
+    return raw in ("true", "1")
 
 
 @bp.post("/lists/import")
@@ -157,11 +192,14 @@ def import_list() -> Any:
         errors.append({"field": "mode", "message": f"must be one of {', '.join(lists.IMPORT_MODES)}"})
     if errors:
         raise ApiError(400, "Invalid request", "Unknown import format or mode.", errors=errors, slug="validation")
+    allow_empty, expected = _flag("allow_empty"), _expected_version()
+    limits = ImportLimits.from_config(current_app.config)
     try:
-        document = parse_import(fmt, _import_files(fmt))
+        document = parse_import(fmt, _import_files(fmt, limits), limits)
     except ListValidationError as exc:
         raise _list_problems(exc) from None
-    result = _change(lists.import_document, document=document, mode=mode, expected_version=_expected_version())
+    result = _change(lists.import_document, document=document, mode=mode, expected_version=expected,
+                     allow_empty=allow_empty)
     warnings = [p.as_dict() for p in document.warnings]
     return _change_body(result, format=fmt, mode=mode, entries=len(document.entries),
                         warnings=warnings[:1000], warning_count=len(warnings))
@@ -199,11 +237,10 @@ def diff_versions(version: int) -> Any:
     raw = request.args.get("against")
     if raw is None:
         against = version - 1
-    elif raw.isdigit():
-        against = int(raw)
+    elif raw.isascii() and raw.isdigit() and len(raw) <= 30:  # isdigit() alone passes '²', which int() refuses
+        against = int(raw)  # a number beyond any version is a 404, like one that names none
     else:
-        raise ApiError(400, "Invalid request", "against must be a version number.",
-                       errors=[{"field": "against", "message": "expected a version number"}], slug="validation")
+        raise _invalid("against", "expected a version number (ASCII digits)", "against must be a version number.")
     try:
         return lists.diff(session, version, against)
     except lists.VersionNotFound as exc:
