@@ -118,7 +118,7 @@ def test_entry_lifecycle_versions_diff_restore(client: FlaskClient, admin: dict)
     assert r.status_code == 200, r.text
     assert r.headers["ETag"] == 'W/"3"'
 
-    r = client.delete("/v1/entries/gao-yan-test-copy", headers=admin)
+    r = client.delete("/v1/entries/gao-yan-test-copy", headers={**admin, "If-Match": r.headers["ETag"]})
     assert r.status_code == 200 and r.get_json()["list_version"] == 4, r.text
     assert screen(client, admin, "Tomas Varenko") == []
     assert client.get("/v1/entries/gao-yan-test-copy", headers=admin).get_json()["status"] == "delisted"
@@ -143,7 +143,7 @@ def test_entry_lifecycle_versions_diff_restore(client: FlaskClient, admin: dict)
 
 def test_stale_if_match_is_a_conflict(client: FlaskClient, admin: dict) -> None:  # type: ignore[type-arg]
     entry = client.get("/v1/entries/hu-lianhe", headers=admin).get_json()
-    client.delete("/v1/entries/gao-yan", headers=admin)  # someone else moves the list to version 2
+    client.delete("/v1/entries/gao-yan", headers={**admin, "If-Match": 'W/"1"'})  # someone else moves the list on
     problem = assert_problem(client.put("/v1/entries/hu-lianhe", json=entry, headers={**admin, "If-Match": 'W/"1"'}),
                              409)
     assert problem["list_version"] == 2
@@ -190,7 +190,7 @@ def test_admin_routes_need_the_admin_role(client: FlaskClient, screener: dict) -
 
 
 def test_audit_trail(client: FlaskClient, admin: dict, screener: dict) -> None:  # type: ignore[type-arg]
-    client.delete("/v1/entries/gao-yan", headers=admin)
+    assert client.delete("/v1/entries/gao-yan", headers={**admin, "If-Match": 'W/"1"'}).status_code == 200
     for i in range(3):
         client.post("/v1/screen", json={"name": "Gao Yan", "reference": f"cust-{i}"}, headers=screener)
     changes = client.get("/v1/audit?kind=list", headers=admin).get_json()["events"]
@@ -389,6 +389,51 @@ def test_a_replace_without_entries_is_refused_unless_asked_for(client: FlaskClie
     r = post(url + "&allow_empty=true")
     assert r.status_code == 200 and r.get_json()["list_version"] == before[0] + 1, r.text
     assert client.get("/v1/entries", headers=admin).get_json()["total"] == 0
+
+
+def test_entry_changes_need_if_match(client: FlaskClient, admin: dict) -> None:  # type: ignore[type-arg]
+    before = list_state(client, admin)
+    entry = client.get("/v1/entries/gao-yan", headers=admin).get_json()
+    for response in (client.put("/v1/entries/gao-yan", json=entry, headers=admin),
+                     client.delete("/v1/entries/gao-yan", headers=admin)):
+        problem = assert_problem(response, 428)
+        assert problem["errors"] == [{"field": "If-Match", "message": "required"}], problem
+    for bad in ("5" * 5000, "W/\"²\"", "W/\"1", "\"-1\"", "W/\"1\", W/\"2\"", ""):
+        problem = assert_problem(client.put("/v1/entries/gao-yan", json=entry, headers={**admin, "If-Match": bad}), 400)
+        assert problem["errors"][0]["field"] == "If-Match", (bad, problem)
+    assert list_state(client, admin) == before
+    r = client.put("/v1/entries/gao-yan", json=entry, headers={**admin, "If-Match": "*"})  # overwrite, said aloud
+    assert r.status_code == 200 and r.headers["ETag"] == 'W/"1"', r.text  # the same content: no new version
+
+
+def test_concurrent_edits_with_if_match_lose_nothing(app: Flask, admin: dict) -> None:  # type: ignore[type-arg]
+    """20 admins add an alias each to one entry at once: each reads, edits, sends back with If-Match, and reads
+    again on a 409. Every alias survives."""
+    errors: list[str] = []
+
+    def add_alias(i: int) -> None:
+        client = app.test_client()
+        for _ in range(200):
+            read = client.get("/v1/entries/gao-yan", headers=admin)
+            entry = read.get_json()
+            entry["names"].append({"name": f"GAO, Parallel {i}", "kind": "weak"})
+            r = client.put("/v1/entries/gao-yan", json=entry, headers={**admin, "If-Match": read.headers["ETag"]})
+            if r.status_code == 200:
+                return
+            if r.status_code != 409:
+                errors.append(r.get_data(as_text=True))
+                return
+        errors.append(f"admin {i} never got its change in")
+
+    threads = [threading.Thread(target=add_alias, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    names = {n["name"] for n in app.test_client().get("/v1/entries/gao-yan", headers=admin).get_json()["names"]}
+    assert {f"GAO, Parallel {i}" for i in range(20)} <= names, sorted(names)
+    assert app.test_client().get("/v1/lists/versions", headers=admin).get_json()["current"] == 21
 
 
 def test_entry_text_and_dates_are_checked_alike_on_both_databases(client: FlaskClient, admin: dict) -> None:  # type: ignore[type-arg]

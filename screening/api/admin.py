@@ -1,11 +1,13 @@
 """Admin list changes (role admin): entries, imports, export, versions, diff, restore.
 
-Every change is a new list version written in one transaction, audited with the key's label as the actor. A client
-may send `If-Match: "<version>"` (the ETag of what it read): if the list has moved since, the change is a 409.
+Every change is a new list version written in one transaction, audited with the key's label as the actor. A PUT or
+DELETE of an entry must send `If-Match: W/"<version>"`, the ETag of what it read (428 without it): if the list has
+moved since, the change is a 409, so two admins never overwrite each other unseen. Other changes may send it.
 """
 
 from __future__ import annotations
 
+import re
 from typing import IO, Any
 
 from flask import Blueprint, Response, current_app, g, request, stream_with_context, url_for
@@ -13,14 +15,14 @@ from pydantic import ValidationError
 
 from .. import lists, store
 from ..auth import require
-from ..db import get_session, write_sessions
+from ..db import get_session, session_factory, write_sessions
 from ..errors import ApiError, validation_errors
 from ..importers import FORMATS, ImportLimits, parse_import
 from ..importers.ftm import export_ftm
 from ..listfile import Entry, ListTooLarge, ListValidationError, Problem, dump_native, text_defects
 from ..liststate import get_state
 from .entries import int_arg
-from .render import entry_json
+from .render import citation_json, entry_json, primary_name
 
 bp = Blueprint("admin", __name__, url_prefix="/v1")
 
@@ -29,6 +31,9 @@ READ_ONLY_FIELDS = ("name", "list_version")
 READ_ONLY_CITATION_FIELDS = ("source_id", "title", "publisher", "published", "url", "kind")
 
 
+# W/"12", "12" or 12; ten digits hold any version (MAX_VERSION), and a bounded pattern never meets int()'s limit.
+_ETAG = re.compile(r'(?:W/)?("?)([0-9]{1,10})\1')
+MAX_IF_MATCH = 64
 MAX_REPORTED_PROBLEMS = 1000  # a refused import of 200,000 bad lines names the first ones and counts the rest
 
 
@@ -36,15 +41,24 @@ def _invalid(field: str, message: str, detail: str) -> ApiError:
     return ApiError(400, "Invalid request", detail, errors=[{"field": field, "message": message}], slug="validation")
 
 
-def _expected_version() -> int | None:
+def _expected_version(*, required: bool = False) -> int | None:
+    """The list version of If-Match; None for `*` (whatever is current) or, where not required, no header."""
     raw = request.headers.get("If-Match")
-    if raw is None or raw.strip() == "*":
+    if raw is None:
+        if required:
+            raise ApiError(428, "Precondition Required",
+                           "Send If-Match with the ETag of the entry as you read it (GET /v1/entries/{id}), so that "
+                           "a change made since is not overwritten unseen; `If-Match: *` overwrites what is current.",
+                           errors=[{"field": "If-Match", "message": "required"}], slug="precondition-required")
         return None
-    value = raw.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
-        raise ApiError(400, "Invalid request", "If-Match must be a list version, as the ETag gave it.",
-                       errors=[{"field": "If-Match", "message": "expected a quoted version number"}], slug="validation")
-    return int(value)
+    value = raw.strip()
+    if value == "*":
+        return None
+    match = _ETAG.fullmatch(value) if len(value) <= MAX_IF_MATCH else None
+    if match is None:
+        raise _invalid("If-Match", "expected a quoted version number, as the ETag gave it",
+                       "If-Match must be a list version, as the ETag gave it.")
+    return int(match.group(2))
 
 
 def _entry_from_body(entry_id: str | None = None) -> Entry:
@@ -90,6 +104,10 @@ def _list_problems(exc: ListValidationError) -> ApiError:
 
 def _change(operation: Any, **kwargs: Any) -> lists.ChangeResult:
     """Run one list change in a write transaction, mapping its failures to problems."""
+    # The request's read session (the key check) gives its connection back first: a request waiting for the list's
+    # lock, or for this worker's snapshot lock below, must not hold a pooled connection that the holder may need.
+    if "db_session" in g:
+        g.db_session.rollback()
     try:
         with lists.write_transaction(write_sessions(current_app)) as session:
             result = operation(session, actor=g.principal.label, **kwargs)
@@ -112,13 +130,42 @@ def _change_body(result: lists.ChangeResult, **extra: Any) -> dict[str, Any]:
     return {"list_version": result.version, "created": result.created, "summary": result.summary, **extra}
 
 
+def _entry_record(entry_id: str, version: int) -> dict[str, Any]:
+    """The entry as of `version`, the version this change wrote. This worker's snapshot, just refreshed, holds it
+    unless another change landed since; then it is read from the database, never a later entry under this ETag."""
+    snapshot = get_state(current_app).snapshot()
+    if snapshot.version == version:
+        return entry_json(snapshot.entries[entry_id], snapshot)
+    session = get_session()
+    entry = store.version_entry(session, version, entry_id)
+    if entry is None:  # cannot happen: versions are immutable and this one holds the entry
+        raise ApiError(500, "Internal Server Error", f"Entry {entry_id} is missing from list version {version}.")
+    sources = store.version_sources(session, version)
+    return {**entry, "name": primary_name(entry),
+            "citations": [citation_json(c, sources) for c in entry["citations"]], "list_version": version}
+
+
+@bp.before_app_request
+def _fresh_entry_reads() -> None:
+    """GET /v1/entries/{id} answers the version the database holds now, not this worker's snapshot of up to
+    LIST_POLL_SECONDS ago: its ETag is what a PUT sends back, so after a change on one worker every worker must hand
+    out the new ETag, with the entry as of that version. The snapshot is brought up to date, not only the ETag
+    (an old entry under a new ETag would let an edit overwrite the change it never saw)."""
+    if request.endpoint != "entries.get_entry" or request.method != "GET":
+        return
+    state = get_state(current_app)
+    with session_factory(current_app)() as session:  # closed before refresh() waits for the snapshot's lock
+        current = store.current_version(session)
+    if state.snapshot().version != current:
+        state.refresh()
+
+
 @bp.post("/entries")
 @require("admin")
 def create_entry() -> Any:
     entry = _entry_from_body()
     result = _change(lists.put_entry, entry=entry, create=True, expected_version=_expected_version())
-    snapshot = get_state(current_app).snapshot()
-    response = current_app.json.response(entry_json(snapshot.entries[entry.id], snapshot))
+    response = current_app.json.response(_entry_record(entry.id, result.version))
     response.status_code = 201
     response.headers["Location"] = url_for("entries.get_entry", entry_id=entry.id)
     response.headers["ETag"] = f'W/"{result.version}"'
@@ -128,10 +175,10 @@ def create_entry() -> Any:
 @bp.put("/entries/<entry_id>")
 @require("admin")
 def replace_entry(entry_id: str) -> Any:
+    expected = _expected_version(required=True)
     entry = _entry_from_body(entry_id)
-    result = _change(lists.put_entry, entry=entry, create=False, expected_version=_expected_version())
-    snapshot = get_state(current_app).snapshot()
-    response = current_app.json.response(entry_json(snapshot.entries[entry_id], snapshot))
+    result = _change(lists.put_entry, entry=entry, create=False, expected_version=expected)
+    response = current_app.json.response(_entry_record(entry_id, result.version))
     response.headers["ETag"] = f'W/"{result.version}"'
     return response
 
@@ -139,8 +186,10 @@ def replace_entry(entry_id: str) -> Any:
 @bp.delete("/entries/<entry_id>")
 @require("admin")
 def delist(entry_id: str) -> Any:
-    result = _change(lists.delist_entry, entry_id=entry_id, expected_version=_expected_version())
-    return _change_body(result, entry_id=entry_id, status="delisted")
+    result = _change(lists.delist_entry, entry_id=entry_id, expected_version=_expected_version(required=True))
+    response = current_app.json.response(_change_body(result, entry_id=entry_id, status="delisted"))
+    response.headers["ETag"] = f'W/"{result.version}"'
+    return response
 
 
 def _read_part(stream: IO[bytes], cap: int) -> bytes:
