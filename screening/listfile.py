@@ -31,19 +31,24 @@ EntryStatus = Literal["designated", "restricted", "flagged", "delisted"]
 NameKind = Literal["primary", "alias", "weak", "abbreviation", "script"]
 
 
+_PARTIAL_DATE = re.compile(PARTIAL_DATE_PATTERN)
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def date_problem(value: str) -> str | None:
     """Why `value` is not a partial date (YYYY, YYYY-MM or YYYY-MM-DD on the calendar), or None."""
-    if not re.match(PARTIAL_DATE_PATTERN, value):
+    if not _PARTIAL_DATE.match(value):
         return "not a date of the form YYYY, YYYY-MM or YYYY-MM-DD"
-    if len(value) == 10:
+    if len(value) == 10 and value[8:] > "28":  # the pattern lets 2020-02-31 through; days 1-28 are in every month
         year, month, day = int(value[:4]), int(value[5:7]), int(value[8:])
-        if day > calendar.monthrange(year, month)[1]:  # the pattern lets 2020-02-31 through
-            return f"no such day: {calendar.month_name[month]} {year} has {calendar.monthrange(year, month)[1]} days"
+        days = 29 if month == 2 and calendar.isleap(year) else _MONTH_DAYS[month - 1]
+        if day > days:
+            return f"no such day: {calendar.month_name[month]} {year} has {days} days"
     return None
 
 
 def _partial_date(value: str) -> str:
-    problem = date_problem(value)
+    problem = date_problem(value) if len(value) == 10 else None  # the Field pattern has checked the rest
     if problem:
         raise ValueError(f"{problem}: {value!r}")
     return value

@@ -56,9 +56,12 @@ def _strings(value: Any) -> list[str] | None:
     """A property's values: a list of strings, or one string as a list of one (not its letters); else None."""
     if isinstance(value, str):
         return [value]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value
-    return None
+    if not isinstance(value, list):
+        return None
+    for item in value:  # a loop, not all(<generator>): this runs for every property of every entity
+        if not isinstance(item, str):
+            return None
+    return value
 
 
 def _read_properties(record: dict[str, Any], where: str) -> tuple[dict[str, list[str]], list[Problem]]:
