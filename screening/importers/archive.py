@@ -2,8 +2,9 @@
 
 A zip's directory states each member's size, but nothing binds the compressed data to it, so the stated size (and
 ratio) only lets a bomb be refused before any work; the bytes are counted again while they are read. A refusal
-names the member and comes after at most `max_bytes` (plus one chunk) of reading, at memory flat in the bomb's
-size. Plain files (not zipped) share the same budget, so no import makes the service parse more than `max_bytes`.
+names the member and comes after at most `max_bytes` (plus one chunk) of reading: time and memory are bounded by
+the limit, never by what the bomb unpacks to. Plain files (not zipped) share the same budget, so no import makes
+the service parse more than `max_bytes`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
-from typing import IO, Mapping
+from typing import IO, Any, Mapping
 
 from ..listfile import ListTooLarge, ListValidationError, Problem, UnreadableList
 
@@ -30,11 +31,11 @@ class ImportLimits:
     max_ratio: int = 100  # unpacked / compressed size of one zip member; text compresses about 5-20:1
 
     @classmethod
-    def from_config(cls, config: Mapping[str, object]) -> "ImportLimits":
+    def from_config(cls, config: Mapping[str, Any]) -> ImportLimits:
         defaults = cls()
-        return cls(max_bytes=int(config.get("MAX_IMPORT_UNPACKED_BYTES", defaults.max_bytes)),  # type: ignore[call-overload]
-                   max_members=int(config.get("MAX_IMPORT_MEMBERS", defaults.max_members)),  # type: ignore[call-overload]
-                   max_ratio=int(config.get("MAX_IMPORT_RATIO", defaults.max_ratio)))  # type: ignore[call-overload]
+        return cls(max_bytes=int(config.get("MAX_IMPORT_UNPACKED_BYTES", defaults.max_bytes)),
+                   max_members=int(config.get("MAX_IMPORT_MEMBERS", defaults.max_members)),
+                   max_ratio=int(config.get("MAX_IMPORT_RATIO", defaults.max_ratio)))
 
 
 class Budget:
