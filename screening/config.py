@@ -46,6 +46,13 @@ SETTINGS: list[Setting] = [
             "Days a finished job (done, failed, cancelled) is kept; then its result file and its row are removed "
             "(0: at the runner's next sweep, within minutes)."),
     Setting("MAX_IMPORT_BYTES", 1024 * 1024 * 1024, int, "Largest list import (bytes); larger is 413."),
+    Setting("MAX_IMPORT_UNPACKED_BYTES", 256 * 1024 * 1024, int,
+            "Most list data one import may hold once unzipped, all files together (bytes); more is 413, refused "
+            "while unpacking, not after."),
+    Setting("MAX_IMPORT_MEMBERS", 100, int, "Most members in an imported zip; more is 413."),
+    Setting("MAX_IMPORT_RATIO", 100, int,
+            "Largest unpacked-to-packed size ratio of a zip member over 1 MiB (text packs about 5-20:1); more is 413 "
+            "(a zip bomb)."),
     Setting("AUDIT_RETENTION_DAYS", 400, int, "Screening records older than this are pruned (list changes are kept)."),
     Setting("INDEX_CACHE_DIR", None, str,
             "Where each list version's entries and built index are kept (by content hash), so a start-up loads them "

@@ -35,6 +35,10 @@ class VersionNotFound(LookupError):
     pass
 
 
+class EmptyImport(ListValidationError):
+    """A replace that would leave the list without entries, not asked for."""
+
+
 @dataclass(frozen=True)
 class ChangeResult:
     version: int
@@ -75,10 +79,15 @@ def _publish(session: Session, entries: dict[str, dict[str, Any]], sources: dict
 
 
 def import_document(session: Session, document: ListDocument, *, mode: str, actor: str,
-                    expected_version: int | None = None) -> ChangeResult:
-    """replace: the list becomes the document. merge: the document's entries are added or replace their ids."""
+                    expected_version: int | None = None, allow_empty: bool = False) -> ChangeResult:
+    """replace: the list becomes the document. merge: the document's entries are added or replace their ids.
+    A replace by a document without entries would empty the list: refused (EmptyImport) unless `allow_empty`."""
     if mode not in IMPORT_MODES:
         raise ListValidationError([Problem("(request)", "mode", f"must be one of {', '.join(IMPORT_MODES)}")])
+    if mode == "replace" and not document.entries and not allow_empty:
+        # A truncated download (an sdn.csv of one blank line) must not delist everyone; emptying is said aloud.
+        raise EmptyImport([Problem("(file)", "entries", "no entries: a replace would empty the list (send "
+                                                        "allow_empty=true to mean it)")])
     store.lock_head(session)
     version, entries, sources = _current(session)
     _check(expected_version, version)

@@ -135,6 +135,13 @@ def _path(name: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": schema or {"type": "string"}}
 
 
+# Required on PUT and DELETE of an entry (428 without it): the ETag of the entry as read, or `*` to overwrite
+# whatever is current. Documented as a string so that generated requests also try malformed values (400).
+IF_MATCH = {"name": "If-Match", "in": "header", "required": True, "schema": {"type": "string", "maxLength": 64},
+            "description": 'The ETag of GET /v1/entries/{entry_id} (W/"<list version>"); 409 if the list moved '
+                           "since, 428 if absent. `*` overwrites whatever is current."}
+
+
 def build_spec() -> dict[str, Any]:
     components: dict[str, Any] = {}
     for model in MODELS:
@@ -198,10 +205,11 @@ def build_spec() -> dict[str, Any]:
         "/v1/entries/{entry_id}": {
             "get": _op("One entry in full", {**entry_ok, "404": PROBLEM}, params=[_path("entry_id")], tag="list"),
             "put": _op("Replace an entry (admin)", {**entry_ok, "400": PROBLEM, "404": PROBLEM, "409": PROBLEM,
-                                                    "422": PROBLEM},
-                       body=_json(_ref("Entry")), params=[_path("entry_id")], tag="admin"),
-            "delete": _op("Delist an entry (admin)", {**change, "404": PROBLEM, "409": PROBLEM},
-                          params=[_path("entry_id")], tag="admin")},
+                                                    "422": PROBLEM, "428": PROBLEM},
+                       body=_json(_ref("Entry")), params=[_path("entry_id"), IF_MATCH], tag="admin"),
+            "delete": _op("Delist an entry (admin)", {**change, "400": PROBLEM, "404": PROBLEM, "409": PROBLEM,
+                                                      "428": PROBLEM},
+                          params=[_path("entry_id"), IF_MATCH], tag="admin")},
         "/v1/sources": {"get": _op("The sources register", {"200": {"description": "Sources",
                                                                     "content": _json(OBJECT)}}, tag="list")},
         "/v1/sources/{source_id}": {"get": _op("One source", {"200": {"description": "Source",
@@ -211,7 +219,10 @@ def build_spec() -> dict[str, Any]:
                                                                    "413": PROBLEM, "422": PROBLEM},
                                          params=[_query("format", {"type": "string",
                                                                    "enum": ["native", "ofac-csv", "ftm"]}),
-                                                 _query("mode", {"type": "string", "enum": ["replace", "merge"]})],
+                                                 _query("mode", {"type": "string", "enum": ["replace", "merge"]}),
+                                                 _query("allow_empty", {"type": "boolean"},
+                                                        description="A replace by a list without entries is "
+                                                                    "refused (422) unless this is true")],
                                          body={"application/octet-stream": {"schema": {"type": "string",
                                                                                         "format": "binary"}}},
                                          tag="admin")},

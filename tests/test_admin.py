@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import io
+import json
+import random
+import struct
 import threading
+import time
+import tracemalloc
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -111,7 +118,7 @@ def test_entry_lifecycle_versions_diff_restore(client: FlaskClient, admin: dict)
     assert r.status_code == 200, r.text
     assert r.headers["ETag"] == 'W/"3"'
 
-    r = client.delete("/v1/entries/gao-yan-test-copy", headers=admin)
+    r = client.delete("/v1/entries/gao-yan-test-copy", headers={**admin, "If-Match": r.headers["ETag"]})
     assert r.status_code == 200 and r.get_json()["list_version"] == 4, r.text
     assert screen(client, admin, "Tomas Varenko") == []
     assert client.get("/v1/entries/gao-yan-test-copy", headers=admin).get_json()["status"] == "delisted"
@@ -136,7 +143,7 @@ def test_entry_lifecycle_versions_diff_restore(client: FlaskClient, admin: dict)
 
 def test_stale_if_match_is_a_conflict(client: FlaskClient, admin: dict) -> None:  # type: ignore[type-arg]
     entry = client.get("/v1/entries/hu-lianhe", headers=admin).get_json()
-    client.delete("/v1/entries/gao-yan", headers=admin)  # someone else moves the list to version 2
+    client.delete("/v1/entries/gao-yan", headers={**admin, "If-Match": 'W/"1"'})  # someone else moves the list on
     problem = assert_problem(client.put("/v1/entries/hu-lianhe", json=entry, headers={**admin, "If-Match": 'W/"1"'}),
                              409)
     assert problem["list_version"] == 2
@@ -183,7 +190,7 @@ def test_admin_routes_need_the_admin_role(client: FlaskClient, screener: dict) -
 
 
 def test_audit_trail(client: FlaskClient, admin: dict, screener: dict) -> None:  # type: ignore[type-arg]
-    client.delete("/v1/entries/gao-yan", headers=admin)
+    assert client.delete("/v1/entries/gao-yan", headers={**admin, "If-Match": 'W/"1"'}).status_code == 200
     for i in range(3):
         client.post("/v1/screen", json={"name": "Gao Yan", "reference": f"cust-{i}"}, headers=screener)
     changes = client.get("/v1/audit?kind=list", headers=admin).get_json()["events"]
@@ -215,3 +222,252 @@ def test_retention_prunes_old_screenings_only(app: Flask, client: FlaskClient, s
         session.commit()
         kinds = session.scalars(select(AuditEvent.kind)).all()
     assert kinds == ["list"]
+
+
+# --- Hardening: every refusal is a problem+json and leaves the list as it was ------------------------------------
+
+def list_state(client: FlaskClient, admin: dict) -> tuple[int, bytes]:  # type: ignore[type-arg]
+    """The current version and the whole list (its native export), to show that a refusal changed nothing."""
+    version = client.get("/v1/lists/versions", headers=admin).get_json()["current"]
+    exported = client.get("/v1/lists/export", headers=admin)
+    assert exported.status_code == 200 and exported.headers["X-List-Version"] == str(version), exported.text
+    return version, exported.data
+
+
+def zip_members(members: list[tuple[str, bytes, int, int]]) -> bytes:
+    """A zip written by hand: (name, deflated data, CRC-32, stated size), so a member may state any size."""
+    out, central = b"", b""
+    for name, data, crc, size in members:
+        raw = name.encode()
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0x21, crc, len(data), size, len(raw),
+                               0, 0, 0, 0, 0, len(out)) + raw
+        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc, len(data), size, len(raw), 0) + raw + data
+    return out + central + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(central),
+                                       len(out), 0)
+
+
+@functools.cache
+def deflated_zeros(mebibytes: int) -> tuple[bytes, int]:
+    """`mebibytes` MiB of zeros, deflated about 1000:1 without compressing them: after a full flush every 1 MiB
+    block compresses to the same bytes, so one is repeated. With its CRC-32, as a real bomb would have."""
+    zeros = bytes(1 << 20)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
+    block = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
+    crc = 0
+    for _ in range(mebibytes):
+        crc = zlib.crc32(zeros, crc)
+    return first + block * (mebibytes - 1) + compressor.flush(), crc
+
+
+def test_zip_bomb_is_refused_at_once_naming_the_member(client: FlaskClient, admin: dict) -> None:  # type: ignore[type-arg]
+    before = list_state(client, admin)
+    data, crc = deflated_zeros(1100)  # 1.1 GiB of sdn.csv in a zip of 1.1 MB
+    bombs = {"honest": zip_members([("export/SDN.CSV", data, crc, 1100 << 20)]),
+             "lying": zip_members([("export/SDN.CSV", data, crc, 1000)])}  # states 1,000 bytes: not trusted
+    for label, bomb in bombs.items():
+        assert len(bomb) < 1_200_000
+        start = time.perf_counter()
+        r = client.post("/v1/lists/import?format=ofac-csv&mode=replace", data=bomb, content_type="application/zip",
+                        headers=admin)
+        elapsed = time.perf_counter() - start
+        problem = assert_problem(r, 413 if label == "honest" else 400)
+        assert problem["errors"][0]["field"] == "export/SDN.CSV", (label, problem)
+        assert elapsed < 5, f"{label} bomb refused only after {elapsed:.1f} s"
+        assert list_state(client, admin) == before, label
+
+
+def test_zip_limits_are_settings(app: Flask, client: FlaskClient, admin: dict) -> None:  # type: ignore[type-arg]
+    before = list_state(client, admin)
+    sdn = (DATA / "ofac" / "sdn.csv").read_bytes()
+    app.config.update(MAX_IMPORT_UNPACKED_BYTES=len(sdn) - 1, MAX_IMPORT_MEMBERS=3)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("sdn.csv", sdn)
+    url = "/v1/lists/import?format=ofac-csv&mode=merge"
+    problem = assert_problem(client.post(url, data=buffer.getvalue(), content_type="application/zip", headers=admin),
+                             413)
+    assert problem["errors"][0]["field"] == "sdn.csv" and "SCREENING_MAX_IMPORT_UNPACKED_BYTES" in \
+        problem["errors"][0]["message"], problem
+    assert_problem(client.post(url, data={"sdn": (io.BytesIO(sdn), "sdn.csv")}, headers=admin), 413)  # not zipped
+    with zipfile.ZipFile(buffer, "a") as archive:
+        for i in range(3):
+            archive.writestr(f"readme-{i}.txt", "x")
+    problem = assert_problem(client.post(url, data=buffer.getvalue(), content_type="application/zip", headers=admin),
+                             413)
+    assert "SCREENING_MAX_IMPORT_MEMBERS" in problem["errors"][0]["message"], problem
+    app.config.update(MAX_IMPORT_UNPACKED_BYTES=64 << 20, MAX_IMPORT_RATIO=50)
+    data, crc = deflated_zeros(8)  # 8 MiB in 8 KB: within the size, not the ratio
+    problem = assert_problem(client.post(url, data=zip_members([("sdn.csv", data, crc, 8 << 20)]),
+                                         content_type="application/zip", headers=admin), 413)
+    assert "SCREENING_MAX_IMPORT_RATIO" in problem["errors"][0]["message"], problem
+    assert list_state(client, admin) == before
+
+
+def test_zip_reading_counts_bytes_at_flat_memory() -> None:
+    """The budget counts what is read, whatever the zip stated: an endless stream stops at the limit."""
+    from screening.importers.archive import Budget, ImportLimits
+    from screening.listfile import ListTooLarge
+
+    class Zeros(io.RawIOBase):
+        def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+            buffer[:] = bytes(len(buffer))
+            return len(buffer)
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(ListTooLarge) as caught:
+            Budget(ImportLimits(max_bytes=32 << 20)).read(Zeros(), "sdn.csv")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert caught.value.problems[0].field == "sdn.csv"
+    assert peak < 80 << 20, f"peak {peak / 2**20:.0f} MiB reading a 32 MiB budget"
+
+
+def test_unreadable_imports_are_400_and_change_nothing(client: FlaskClient, admin: dict) -> None:  # type: ignore[type-arg]
+    before = list_state(client, admin)
+    noise = random.Random(7).randbytes(20_000)
+    for fmt, body in [("ofac-csv", noise), ("ofac-csv", b"PK\x03\x04" + noise), ("native", noise), ("ftm", noise)]:
+        assert_problem(client.post(f"/v1/lists/import?format={fmt}&mode=replace", data=body, headers=admin), 400)
+    problem = assert_problem(client.post("/v1/lists/import?format=ofac-csv&mode=replace", headers=admin,
+                                         data={"sdn": (io.BytesIO(noise), "sdn.csv")}), 400)
+    assert problem["errors"][0]["location"].startswith("sdn.csv"), problem
+    sdn = (DATA / "ofac" / "sdn.csv").read_bytes().replace(b"Kazan", b"Ka\x00zan")
+    problem = assert_problem(client.post("/v1/lists/import?format=ofac-csv&mode=merge", headers=admin,
+                                         data={"sdn": (io.BytesIO(sdn), "sdn.csv")}), 400)
+    assert problem["errors"] == [{"field": "(line)", "location": "sdn.csv line 1",
+                                  "message": "contains a NUL character"}], problem
+    ftm = b'{"id": "a", "schema": "Person", "properties": {"name": ["Ann\\u0000"]}}\n' \
+          b'{"id": "b", "schema": "Person", "properties": {"name": ["B\x00b"]}}\n' \
+          b'{"id": "c", "schema": "Person", "properties": {"name": ["C\\ud800"]}}\n'
+    problem = assert_problem(client.post("/v1/lists/import?format=ftm&mode=merge", data=ftm, headers=admin), 400)
+    assert [(e["location"], e["field"]) for e in problem["errors"]] == [
+        ("line 1", "properties.name.0"), ("line 2", "(line)"), ("line 3", "properties.name.0")], problem
+    native = '{"sources": [], "entries": [{"id": "x\\u0000", "type": "person"}]}'
+    problem = assert_problem(client.post("/v1/lists/import?format=native&mode=merge", data=native, headers=admin),
+                             400)
+    assert problem["errors"][0]["field"] == "id", problem
+    assert list_state(client, admin) == before
+
+
+def test_ftm_property_shapes(client: FlaskClient, admin: dict) -> None:  # type: ignore[type-arg]
+    before = list_state(client, admin)
+    lines = ['{"id": "p1", "schema": "Person", "properties": "x"}',
+             '{"id": "p2", "schema": "Person", "properties": {"name": ["Ann"], "birthDate": [5]}}',
+             '{"id": "p3", "schema": ["Person"], "properties": {"name": ["Bo"]}}',
+             '{"id": "p4", "schema": "Person", "properties": {"name": ["Cy"], "notes": ["' + "n" * 10_001 + '"]}}']
+    problem = assert_problem(client.post("/v1/lists/import?format=ftm&mode=merge", data="\n".join(lines),
+                                         headers=admin), 422)
+    found = {(e["location"], e["field"]) for e in problem["errors"]}
+    assert found == {("line 1 (p1)", "properties"), ("line 2 (p2)", "properties.birthDate"),
+                     ("line 4 (p4)", "remarks")}, problem  # line 3: not a screened schema, skipped
+    assert list_state(client, admin) == before
+    one = '{"id": "bob-1", "schema": "Person", "properties": {"name": "Bob", "birthDate": "1970"}}\n'
+    r = client.post("/v1/lists/import?format=ftm&mode=merge", data=one, headers=admin)
+    assert r.status_code == 200, r.text
+    bob = client.get("/v1/entries/bob-1", headers=admin).get_json()
+    assert [n["name"] for n in bob["names"]] == ["Bob"] and bob["birth_dates"] == ["1970"], bob
+
+
+@pytest.mark.parametrize("fmt, body", [
+    ("ofac-csv", b"\r\n"), ("native", b'{"sources": [], "entries": []}'), ("ftm", b"\n"),
+    ("ftm", b'{"id": "s", "schema": "Sanction", "properties": {}}\n')])
+def test_a_replace_without_entries_is_refused_unless_asked_for(client: FlaskClient, admin: dict, fmt: str,
+                                                               body: bytes) -> None:  # type: ignore[type-arg]
+    before = list_state(client, admin)
+
+    def post(url: str):  # type: ignore[no-untyped-def]
+        data = {"sdn": (io.BytesIO(body), "sdn.csv")} if fmt == "ofac-csv" else body  # an sdn.csv of one blank line
+        return client.post(url, data=data, headers=admin)
+
+    url = f"/v1/lists/import?format={fmt}&mode=replace"
+    problem = assert_problem(post(url), 422)
+    assert problem["errors"][0]["field"] == "entries" and "allow_empty" in problem["errors"][0]["message"], problem
+    assert list_state(client, admin) == before
+    assert_problem(post(url + "&allow_empty=perhaps"), 400)
+    r = post(url + "&allow_empty=true")
+    assert r.status_code == 200 and r.get_json()["list_version"] == before[0] + 1, r.text
+    assert client.get("/v1/entries", headers=admin).get_json()["total"] == 0
+
+
+def test_entry_changes_need_if_match(client: FlaskClient, admin: dict) -> None:  # type: ignore[type-arg]
+    before = list_state(client, admin)
+    entry = client.get("/v1/entries/gao-yan", headers=admin).get_json()
+    for response in (client.put("/v1/entries/gao-yan", json=entry, headers=admin),
+                     client.delete("/v1/entries/gao-yan", headers=admin)):
+        problem = assert_problem(response, 428)
+        assert problem["errors"] == [{"field": "If-Match", "message": "required"}], problem
+    for bad in ("5" * 5000, "W/\"²\"", "W/\"1", "\"-1\"", "W/\"1\", W/\"2\"", ""):
+        problem = assert_problem(client.put("/v1/entries/gao-yan", json=entry, headers={**admin, "If-Match": bad}), 400)
+        assert problem["errors"][0]["field"] == "If-Match", (bad, problem)
+    assert list_state(client, admin) == before
+    r = client.put("/v1/entries/gao-yan", json=entry, headers={**admin, "If-Match": "*"})  # overwrite, said aloud
+    assert r.status_code == 200 and r.headers["ETag"] == 'W/"1"', r.text  # the same content: no new version
+
+
+def test_concurrent_edits_with_if_match_lose_nothing(app: Flask, admin: dict) -> None:  # type: ignore[type-arg]
+    """20 admins add an alias each to one entry at once. Without If-Match every one is refused (428: before, all 20
+    answered 200 and one alias survived). With it, each reads, edits, sends back, and reads again on a 409: every
+    alias survives."""
+    blind: list[int] = []
+    template = app.test_client().get("/v1/entries/gao-yan", headers=admin).get_json()
+
+    def put_blind(i: int) -> None:
+        entry = {**template, "names": template["names"] + [{"name": f"GAO, Blind {i}", "kind": "weak"}]}
+        blind.append(app.test_client().put("/v1/entries/gao-yan", json=entry, headers=admin).status_code)
+
+    threads = [threading.Thread(target=put_blind, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert blind == [428] * 20, blind
+    errors: list[str] = []
+
+    def add_alias(i: int) -> None:
+        client = app.test_client()
+        for _ in range(200):
+            read = client.get("/v1/entries/gao-yan", headers=admin)
+            entry = read.get_json()
+            entry["names"].append({"name": f"GAO, Parallel {i}", "kind": "weak"})
+            r = client.put("/v1/entries/gao-yan", json=entry, headers={**admin, "If-Match": read.headers["ETag"]})
+            if r.status_code == 200:
+                return
+            if r.status_code != 409:
+                errors.append(r.get_data(as_text=True))
+                return
+        errors.append(f"admin {i} never got its change in")
+
+    threads = [threading.Thread(target=add_alias, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    names = {n["name"] for n in app.test_client().get("/v1/entries/gao-yan", headers=admin).get_json()["names"]}
+    assert {f"GAO, Parallel {i}" for i in range(20)} <= names, sorted(names)
+    assert app.test_client().get("/v1/lists/versions", headers=admin).get_json()["current"] == 21
+
+
+def test_entry_text_and_dates_are_checked_alike_on_both_databases(client: FlaskClient, admin: dict) -> None:  # type: ignore[type-arg]
+    before = list_state(client, admin)
+    entry = client.get("/v1/entries/gao-yan", headers=admin).get_json()
+    headers = {**admin, "If-Match": 'W/"1"', "Content-Type": "application/json"}
+    for bad, field in [("\\u0000", "names.0.name"), ("\\ud800", "names.0.name")]:
+        body = json.dumps(entry).replace('"GAO, Yan"', f'"GAO, Y{bad}an"', 1)
+        assert bad in body
+        problem = assert_problem(client.put("/v1/entries/gao-yan", data=body, headers=headers), 400)
+        assert [e["field"] for e in problem["errors"]] == [field], problem
+    for changes, field in [({"birth_dates": ["2020-02-31"]}, "birth_dates"), ({"remarks": "r" * 10_001}, "remarks")]:
+        problem = assert_problem(client.put("/v1/entries/gao-yan", json={**entry, **changes}, headers=headers), 422)
+        assert [e["field"] for e in problem["errors"]] == [field], problem
+    assert_problem(client.put("/v1/entries/gao-yan", data="[" * 100_000, headers=headers), 400)
+    assert list_state(client, admin) == before
+
+
+def test_diff_against_must_be_ascii_digits(client: FlaskClient, admin: dict) -> None:  # type: ignore[type-arg]
+    for bad in ("%C2%B2", "%D9%A1", "1" * 5000, "-1", "x"):
+        problem = assert_problem(client.get(f"/v1/lists/versions/1/diff?against={bad}", headers=admin), 400)
+        assert problem["errors"][0]["field"] == "against", problem
+    assert client.get("/v1/lists/versions/1/diff?against=1", headers=admin).status_code == 200

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from screening.listfile import ListValidationError, load_list_file, parse_native
+from screening.listfile import (MAX_REMARKS, ListTooLarge, ListValidationError, UnreadableList, load_list_file,
+                                parse_native, text_defects)
 from tests.conftest import IN_CI, ROOT, SHARED
 
 EXPECTED_IDS = {"chen-quanguo", "zhu-hailun", "wang-mingshan", "huo-liujun", "xinjiang-public-security-bureau",
@@ -124,3 +127,74 @@ entries:
         parse_native(text)
     messages = " ".join(f"{p.field}: {p.message}" for p in caught.value.problems)
     assert "colour" in messages and "primary" in messages, messages
+
+
+# --- Hardening: impossible dates, over-long fields, text no database stores alike, YAML bombs, zip bombs ---------
+
+def _native(entry_changes: dict, source_changes: dict | None = None) -> str:  # type: ignore[type-arg]
+    entry = {"id": "x", "type": "person", "names": [{"name": "A", "kind": "primary"}],
+             "citations": [{"source": "s", "quote": "A"}], **entry_changes}
+    return json.dumps({"sources": [{"id": "s", "title": "T", "publisher": "P", "kind": "news", **(source_changes or {})}],
+                       "entries": [entry]})
+
+
+def _problems(text: str, expected: type[ListValidationError] = ListValidationError) -> set[tuple[str, str]]:
+    with pytest.raises(expected) as caught:
+        parse_native(text)
+    assert type(caught.value) is expected, (type(caught.value), caught.value)
+    return {(p.location, p.field) for p in caught.value.problems}
+
+
+def test_impossible_dates_are_refused_naming_the_field() -> None:
+    assert parse_native(_native({"birth_dates": ["2020-02-29", "1999-12", "1960"]})).entries[0].birth_dates
+    assert ("entry x", "birth_dates") in _problems(_native({"birth_dates": ["2020-02-31"]}))
+    assert ("entry x", "birth_dates") in _problems(_native({"birth_dates": ["2019-02-29"]}))  # not a leap year
+    measure = {"program": "P", "kind": "blocking", "date": "2021-04-31", "effective": "2021-06-31"}
+    found = _problems(_native({"measures": [measure]}))
+    assert {("entry x", "measures.0.date"), ("entry x", "measures.0.effective")} <= found, found
+    assert ("source s", "published") in _problems(_native({}, {"published": "2023-09-31"}))
+    # Unquoted in YAML, a date off the calendar used to crash PyYAML's timestamp constructor (a 500).
+    yaml_text = "sources: [{id: s, title: T, publisher: P, kind: news, published: 2020-02-31}]\nentries: []\n"
+    assert ("(body)", "(file)") in _problems(yaml_text)
+
+
+def test_overlong_fields_are_refused_naming_the_field() -> None:
+    assert ("entry x", "remarks") in _problems(_native({"remarks": "r" * (MAX_REMARKS + 1)}))
+    assert parse_native(_native({"remarks": "r" * MAX_REMARKS})).entries[0].remarks
+    found = _problems(_native({"birth_places": ["p" * 501], "names": [{"name": "A", "kind": "primary",
+                                                                         "note": "n" * 2001}]}))
+    assert {("entry x", "birth_places.0"), ("entry x", "names.0.note")} <= found, found
+
+
+@pytest.mark.parametrize("bad, why", [("\x00", "NUL"), ("\ud800", "surrogate")])
+def test_nul_and_lone_surrogates_anywhere_make_the_list_unreadable(bad: str, why: str) -> None:
+    # json.dumps writes them escaped (\u0000, \ud800), as JSON and YAML must: only parsing makes the character.
+    found = _problems(_native({"names": [{"name": "A" + bad, "kind": "primary"}]}), UnreadableList)
+    assert found == {("entry x", "names.0.name")}, found
+    assert _problems(_native({"remarks": "r" + bad}), UnreadableList) == {("entry x", "remarks")}
+    assert _problems(_native({}, {"title": bad}), UnreadableList) == {("source s", "title")}
+    assert _problems(_native({bad: 1}), UnreadableList) == {("entry x", ascii(bad))}
+    if bad == "\x00":  # a raw NUL byte, not escaped: named by line
+        assert _problems("entries: []\nsources: []\n# a\x00b\n", UnreadableList) == {("(body) line 3", "(line)")}
+
+
+def test_yaml_alias_bomb_is_refused() -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 8)]  # 10^8 values when walked
+    # In the list's metadata, which is stored as JSON: serializing it would write 10^8 values.
+    text = "\n".join(lines) + "\nlist: {notes: *a7}\nsources: []\nentries: []\n"
+    start = time.perf_counter()
+    with pytest.raises(ListTooLarge):
+        parse_native(text)
+    assert time.perf_counter() - start < 5, "the alias bomb was walked"
+
+
+def test_text_defects_walks_every_string_and_key() -> None:
+    value = {"a": ["ok", "b\x00"], "c\ud800": {"d": "\udfff"}, "e": 5, "f": None}
+    found = dict(text_defects(value))
+    assert found == {"a.1": "contains a NUL character", ascii("c\ud800"): "field name contains a lone surrogate "
+                     "(not Unicode text)", f"{ascii('c' + chr(0xD800))}.d": "contains a lone surrogate (not Unicode text)"}, found
+    deep: list = []  # type: ignore[type-arg]
+    for _ in range(100_000):  # deeper than any recursion limit
+        deep = [deep]
+    assert list(text_defects(deep)) == []

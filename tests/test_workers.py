@@ -234,3 +234,38 @@ def test_gunicorn_answers_are_hardened(served, tmp_path: Path) -> None:  # type:
     assert '"GET /v1/screen HTTP/1.1" 200' in text and "last-of-hardening" in text, text[-3000:]
     for secret in ("Secretname", "ref-4711-secret", "scr_leaked_key", "aaaaaaaaaa"):
         assert secret not in text, f"{secret} in the server log: {text[-3000:]}"
+
+
+def _call(method: str, url: str, key: str, body: object = None,
+          headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], dict]:  # type: ignore[type-arg]
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={
+        "Authorization": f"Bearer {key}", "Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), json.loads(exc.read() or b"{}")
+
+
+def test_every_worker_hands_out_the_new_etag_right_after_a_put(served) -> None:  # type: ignore[no-untyped-def]
+    """The ETag of GET /v1/entries/{id} is what a PUT sends back as If-Match: right after a change on one worker,
+    every worker answers the new version (not its snapshot of up to LIST_POLL_SECONDS ago), with the entry as of it."""
+    base, _, admin_key = served
+    url = f"{base}/v1/entries/gao-yan"
+    status, _, entry = _call("GET", url, admin_key)
+    assert status == 200, entry
+    assert _call("PUT", url, admin_key, entry)[0] == 428  # without If-Match
+    pids = set()
+    for change in range(6):
+        status, headers, entry = _call("GET", url, admin_key)
+        entry["names"].append({"name": f"GAO, Etag {change}", "kind": "weak"})
+        status, headers, written = _call("PUT", url, admin_key, entry, {"If-Match": headers["ETag"]})
+        assert status == 200, written
+        etag = headers["ETag"]
+        for _ in range(8):  # both workers, at once: well inside the poll interval
+            status, headers, read = _call("GET", url, admin_key)
+            assert (status, headers["ETag"]) == (200, etag), (change, headers, read.get("list_version"))
+            assert read["list_version"] == written["list_version"] and read["names"] == written["names"], change
+            pids.add(_get(f"{base}/readyz")[1]["worker_pid"])
+    assert len(pids) == 2, f"only saw workers {pids}"

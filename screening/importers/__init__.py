@@ -2,44 +2,48 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
 from typing import Mapping
 
-from ..listfile import ListDocument, ListValidationError, Problem, parse_native
+from ..listfile import ListDocument, ListValidationError, Problem, UnreadableList, parse_native
+from .archive import Budget, ImportLimits, read_zip_members
 from .ftm import parse_ftm
 from .ofac import parse_ofac
 
 FORMATS = ("native", "ofac-csv", "ftm")
 OFAC_PARTS = {"sdn": "sdn.csv", "alt": "alt.csv", "add": "add.csv", "comments": "sdn_comments.csv"}
 
+__all__ = ["FORMATS", "OFAC_PARTS", "ImportLimits", "ofac_parts_from_zip", "parse_import"]
+
 
 def _decode(data: bytes, where: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ListValidationError([Problem(where, "(file)", f"not UTF-8 text: {exc}")]) from None
+        raise UnreadableList([Problem(where, "(file)", f"not UTF-8 text: {exc}")]) from None
 
 
-def ofac_parts_from_zip(data: bytes) -> dict[str, bytes]:
-    """sdn.csv, alt.csv, add.csv and sdn_comments.csv out of one zip (any folder, any case)."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise ListValidationError([Problem("(zip)", "(file)", "not a zip file")]) from None
-    by_name = {name.rsplit("/", 1)[-1].lower(): name for name in archive.namelist()}
-    return {part: archive.read(by_name[filename]) for part, filename in OFAC_PARTS.items() if filename in by_name}
+def ofac_parts_from_zip(data: bytes, limits: ImportLimits | None = None) -> dict[str, bytes]:
+    """sdn.csv, alt.csv, add.csv and sdn_comments.csv out of one zip (any folder, any case), within `limits`."""
+    return read_zip_members(data, {filename: part for part, filename in OFAC_PARTS.items()},
+                            Budget(limits or ImportLimits()))
 
 
-def parse_import(fmt: str, files: Mapping[str, bytes]) -> ListDocument:
+def parse_import(fmt: str, files: Mapping[str, bytes], limits: ImportLimits | None = None) -> ListDocument:
     """Parse an import. `files`: for native and ftm {"file": ...}; for ofac-csv {"sdn", "alt", "add", "comments"}
-    or {"zip": ...}."""
-    if fmt == "native":
-        return parse_native(_decode(files["file"], "(file)"))
-    if fmt == "ftm":
-        return parse_ftm(_decode(files["file"], "(file)").splitlines())
+    or {"zip": ...}. Refused (ListTooLarge) when it holds more than `limits` allow, before it is parsed."""
+    budget = Budget(limits or ImportLimits())
+    if fmt in ("native", "ftm"):
+        budget.take("file", len(files["file"]))
+        text = _decode(files["file"], "(file)")
+        # Lines end at \n only: str.splitlines would also cut at U+2028 and others, which JSON strings may hold.
+        return parse_native(text) if fmt == "native" else parse_ftm(text.split("\n"))
     if fmt == "ofac-csv":
-        parts = ofac_parts_from_zip(files["zip"]) if "zip" in files else dict(files)
+        if "zip" in files:
+            parts = read_zip_members(files["zip"], {filename: part for part, filename in OFAC_PARTS.items()}, budget)
+        else:
+            parts = {part: data for part, data in files.items() if part in OFAC_PARTS}
+            for part, data in parts.items():
+                budget.take(OFAC_PARTS[part], len(data))
         if "sdn" not in parts:
             raise ListValidationError([Problem("(request)", "sdn", "sdn.csv is required")])
         return parse_ofac(parts["sdn"], parts.get("alt"), parts.get("add"), parts.get("comments"))

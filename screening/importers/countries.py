@@ -14,15 +14,22 @@ LIST_SPELLINGS = {
     "brunei": "BN", "cape verde": "CV", "swaziland": "SZ", "east timor": "TL", "micronesia": "FM",
     "holy see": "VA", "vatican": "VA", "uk": "GB", "usa": "US", "united states of america": "US",
 }
+MAX_COUNTRY_NAME = 100
 NOT_COUNTRIES = {"undetermined", "unknown", "stateless", "region: crimea"}
 
 
-@lru_cache(maxsize=4096)
 def to_country_code(name: str) -> str | None:
+    # Checked before the cache, which would otherwise keep up to 4,096 long strings alive.
+    return None if len(name) > 4 * MAX_COUNTRY_NAME else _lookup(name)
+
+
+@lru_cache(maxsize=4096)
+def _lookup(name: str) -> str | None:
     import pycountry
 
     key = " ".join(name.strip().strip(".").lower().split())
-    if not key or key in NOT_COUNTRIES:
+    # No country's name is this long; fuzzy search would compare a long string with every name and subdivision.
+    if not key or key in NOT_COUNTRIES or len(key) > MAX_COUNTRY_NAME:
         return None
     if key in LIST_SPELLINGS:
         return LIST_SPELLINGS[key]

@@ -14,8 +14,8 @@ from typing import Any, Iterable, Iterator
 
 from pydantic import ValidationError
 
-from ..listfile import (ENTRY_ID_PATTERN, Entry, ListDocument, ListValidationError, PARTIAL_DATE_PATTERN, Problem,
-                        Source, pydantic_problems)
+from ..listfile import (ENTRY_ID_PATTERN, MAX_REPORTED, Entry, ListDocument, ListValidationError, PARTIAL_DATE_PATTERN,
+                        Problem, Source, UnreadableList, pydantic_problems, text_defects)
 from .countries import to_country_code
 
 TYPES = {"Person": "person", "Company": "organization", "Organization": "organization",
@@ -46,13 +46,58 @@ def _date(value: str) -> str | None:
     return match.group(0) if match else None
 
 
-def _entry_from_properties(record: dict[str, Any], entry_type: str) -> tuple[dict[str, Any], Source]:
-    props: dict[str, list[str]] = record.get("properties") or {}
+# The properties read; each must be a list of strings (FollowTheMoney's shape) or one string. Others are ignored.
+READ_PROPERTIES = ("name", "alias", "weakAlias", "previousName", "sourceUrl", "nationality", "citizenship",
+                   "country", "address", "topics", "program", "programId", "gender", "birthDate", "birthPlace",
+                   "notes") + IDENTIFIER_PROPERTIES
+
+
+def _strings(value: Any) -> list[str] | None:
+    """A property's values: a list of strings, or one string as a list of one (not its letters); else None."""
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        return None
+    for item in value:  # a loop, not all(<generator>): this runs for every property of every entity
+        if not isinstance(item, str):
+            return None
+    return value
+
+
+def _read_properties(record: dict[str, Any], where: str) -> tuple[dict[str, list[str]], list[Problem]]:
+    raw = record.get("properties")
+    if raw is None:
+        return {}, []
+    if not isinstance(raw, dict):
+        return {}, [Problem(where, "properties", "must be an object of property -> list of strings")]
+    props: dict[str, list[str]] = {}
+    problems = []
+    for key in READ_PROPERTIES:
+        if key not in raw or raw[key] is None:
+            continue
+        values = _strings(raw[key])
+        if values is None:
+            problems.append(Problem(where, f"properties.{key}",
+                                    f"must be a list of strings, not {type(raw[key]).__name__} {_brief(raw[key])}"))
+        else:
+            props[key] = values
+    bad_dates = [d for d in props.get("birthDate", []) if not _date(d)]
+    if bad_dates:
+        problems.append(Problem(where, "properties.birthDate", f"not a date: {', '.join(map(repr, bad_dates[:10]))}"))
+    return props, problems
+
+
+def _brief(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=True)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _entry_from_properties(record: dict[str, Any], props: dict[str, list[str]], datasets: list[str],
+                           entry_type: str) -> tuple[dict[str, Any], Source]:
     names = [{"name": n, "kind": "primary" if i == 0 else "alias"} for i, n in enumerate(props.get("name", []))]
     names += [{"name": n, "kind": "alias"} for n in props.get("alias", [])]
     names += [{"name": n, "kind": "weak"} for n in props.get("weakAlias", [])]
     names += [{"name": n, "kind": "alias"} for n in props.get("previousName", [])]
-    datasets = record.get("datasets") or ["ftm"]
     url = (props.get("sourceUrl") or [None])[0]
     source = _source_for(datasets[0], url)
     nationalities = [c for c in (to_country_code(v) for v in props.get("nationality", []) + props.get("citizenship", []))
@@ -64,7 +109,8 @@ def _entry_from_properties(record: dict[str, Any], entry_type: str) -> tuple[dic
     topics = props.get("topics", [])
     programs = list(dict.fromkeys(props.get("program", []) + props.get("programId", [])))
     gender = next((g for g in props.get("gender", []) if g in ("male", "female")), None)
-    caption = record.get("caption") or (names[0]["name"] if names else "")
+    caption = record.get("caption") if isinstance(record.get("caption"), str) else None
+    caption = caption or (names[0]["name"] if names else "")
     entry = {
         "id": record.get("id"), "type": entry_type, "status": _status(topics), "names": names,
         "birth_dates": [d for d in (_date(v) for v in props.get("birthDate", [])) if d],
@@ -80,9 +126,19 @@ def _entry_from_properties(record: dict[str, Any], entry_type: str) -> tuple[dic
     return {k: v for k, v in entry.items() if v is not None}, source
 
 
+def _unreadable(line: str, record: Any, where: str) -> list[Problem]:
+    """NUL characters and lone surrogates, which JSON can only carry escaped (\\u0000, \\ud800): a line without
+    an escape has none, so only those lines are walked."""
+    if "\\u" not in line:
+        return []
+    return [Problem(where, path, why) for path, why in text_defects(record)][:MAX_REPORTED]
+
+
 def parse_ftm(lines: Iterable[str]) -> ListDocument:
-    """All or nothing: a line that is not JSON, or a record that is not a valid entry, refuses the file."""
+    """All or nothing: a line that is not JSON, or a record that is not a valid entry, refuses the file. NUL
+    characters or lone surrogates refuse it as unreadable (UnreadableList)."""
     problems: list[Problem] = []
+    unreadable: list[Problem] = []
     warnings: list[Problem] = []
     entries: list[Entry] = []
     sources: dict[str, Source] = {}
@@ -91,47 +147,66 @@ def parse_ftm(lines: Iterable[str]) -> ListDocument:
         if not line.strip():
             continue
         where = f"line {number}"
+        if "\x00" in line:
+            unreadable.append(Problem(where, "(line)", "contains a NUL character"))
+            continue
         try:
             record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(where, "(line)", f"not JSON: {exc.msg}"))
+        except RecursionError:
+            unreadable.append(Problem(where, "(line)", "nested too deeply to be an entity"))
+            continue
+        except ValueError as exc:  # JSONDecodeError, or an integer of more than 4,300 digits
+            problems.append(Problem(where, "(line)", f"not JSON: {getattr(exc, 'msg', exc)}"))
             continue
         if not isinstance(record, dict):
             problems.append(Problem(where, "(line)", "not a JSON object"))
             continue
+        if found := _unreadable(line, record, where):
+            unreadable.extend(found)
+            continue
         schema = record.get("schema")
-        if schema not in TYPES:
-            warnings.append(Problem(where, "schema", f"{schema!r} is not a screened schema; skipped"))
+        if not isinstance(schema, str) or schema not in TYPES:
+            warnings.append(Problem(where, "schema", f"{_brief(schema)} is not a screened schema; skipped"))
             continue
         ident = record.get("id")
         if not isinstance(ident, str) or not re.match(ENTRY_ID_PATTERN, ident):
-            problems.append(Problem(where, "id", f"missing or not a usable id: {ident!r}"))
+            problems.append(Problem(where, "id", f"missing or not a usable id: {_brief(ident)}"))
             continue
         if ident in seen:
             problems.append(Problem(where, "id", f"{ident!r} already on line {seen[ident]}"))
             continue
         seen[ident] = number
+        entity = f"{where} ({ident})"
         try:
             if isinstance(record.get("screening"), dict):  # our own export: the entry as it was
                 entry = Entry.model_validate(record["screening"])
-                for raw_source in record.get("screening_sources", []):
+                raw_sources = record.get("screening_sources", [])
+                if not isinstance(raw_sources, list):
+                    problems.append(Problem(entity, "screening_sources", "must be a list of sources"))
+                    continue
+                for raw_source in raw_sources:
                     source = Source.model_validate(raw_source)
                     sources.setdefault(source.id, source)
             else:
-                bad_dates = [d for d in (record.get("properties") or {}).get("birthDate", []) if not _date(d)]
-                if bad_dates:
-                    problems.append(Problem(where, "properties.birthDate", f"not a date: {', '.join(bad_dates)}"))
+                props, found = _read_properties(record, entity)
+                datasets = _strings(record.get("datasets") or ["ftm"]) or []
+                if not datasets:
+                    found.append(Problem(entity, "datasets", "must be a list of dataset names"))
+                if found:
+                    problems.extend(found)
                     continue
-                raw, source = _entry_from_properties(record, TYPES[schema])
+                raw, source = _entry_from_properties(record, props, datasets, TYPES[schema])
                 if not raw.get("names"):
                     problems.append(Problem(where, "properties.name", "an entity without a name cannot be screened"))
                     continue
                 sources.setdefault(source.id, source)
                 entry = Entry.model_validate(raw)
         except ValidationError as exc:
-            problems.extend(pydantic_problems(exc, f"{where} ({ident})"))
+            problems.extend(pydantic_problems(exc, entity))
             continue
         entries.append(entry)
+    if unreadable:
+        raise UnreadableList(unreadable + problems)
     if problems:
         raise ListValidationError(problems)
     return ListDocument(entries=entries, sources=list(sources.values()), meta={"format": "ftm"}, warnings=warnings)

@@ -16,7 +16,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..listfile import Entry, ListDocument, ListValidationError, Problem, Source, pydantic_problems
+from ..listfile import (MAX_REPORTED, Entry, ListDocument, ListValidationError, Problem, Source, UnreadableList,
+                        nul_problems, pydantic_problems)
 from .countries import to_country_code
 
 SOURCE_ID = "ofac-sdn-import"
@@ -45,17 +46,26 @@ def _null(value: str | None) -> str | None:
     return None if value in ("", "-0-") else value
 
 
-def decode(data: bytes) -> str:
-    """OFAC's files are UTF-8 today; older exports were Windows-1252."""
+def decode(data: bytes, name: str = "sdn") -> str:
+    """OFAC's files are UTF-8 today; older exports were Windows-1252. Bytes that are neither (five byte values
+    are undefined in Windows-1252), or a NUL character, make the file unreadable, not a crash."""
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return data.decode("cp1252")
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError as exc:
+            raise UnreadableList([Problem(f"{name}.csv", "(file)", "neither UTF-8 nor Windows-1252 text: byte "
+                                                                   f"{data[exc.start]:#04x} at offset {exc.start}")]) from None
+    unreadable = nul_problems(text, f"{name}.csv")
+    if unreadable:
+        raise UnreadableList(unreadable)
+    return text
 
 
 def read_rows(name: str, data: bytes, problems: list[Problem]) -> list[tuple[int, list[str | None]]]:
     """Rows with their line numbers; a row with the wrong number of fields is a problem, not a crash."""
-    text = decode(data).replace("\x1a", "")
+    text = decode(data, name).replace("\x1a", "")
     reader = csv.reader(io.StringIO(text, newline=""))
     rows = []
     try:
@@ -66,6 +76,8 @@ def read_rows(name: str, data: bytes, problems: list[Problem]) -> list[tuple[int
             if len(raw) != COLUMNS[name]:
                 problems.append(Problem(f"{name}.csv line {line}", "(row)",
                                         f"expected {COLUMNS[name]} fields, found {len(raw)}"))
+                if len(problems) >= MAX_REPORTED:
+                    break  # random bytes are all bad rows: name the first ones, not every one
                 continue
             rows.append((line, [_null(field) for field in raw]))
     except csv.Error as exc:
@@ -156,7 +168,7 @@ def parse_ofac(sdn: bytes, alt: bytes | None = None, add: bytes | None = None,
     by_number: dict[str, tuple[int, list[str | None]]] = {}
     for line, row in sdn_rows:
         number = row[0] or ""
-        if not number.isdigit():
+        if not (number.isascii() and number.isdigit()):
             problems.append(Problem(f"sdn.csv line {line}", "ent_num", f"not a number: {number!r}"))
         elif number in by_number:
             problems.append(Problem(f"sdn.csv line {line}", "ent_num", f"{number} already on line {by_number[number][0]}"))
