@@ -24,8 +24,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     observability.configure_logging(app.config["LOG_LEVEL"])
     db.init_app(app)
     errors.init_app(app)
-    guard.init_app(app)
     observability.init_app(app)
+    guard.init_app(app)  # after the request id and the size limits: a refusal here is logged like any answer
     liststate.init_app(app)
     for module in (ops, screen, bulk, jobs, entries, admin, audit):
         app.register_blueprint(module.bp)

@@ -137,7 +137,8 @@ def _path(name: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
 
 # Required on PUT and DELETE of an entry (428 without it): the ETag of the entry as read, or `*` to overwrite
 # whatever is current. Documented as a string so that generated requests also try malformed values (400).
-IF_MATCH = {"name": "If-Match", "in": "header", "required": True, "schema": {"type": "string", "maxLength": 64},
+IF_MATCH = {"name": "If-Match", "in": "header", "required": True,
+            "schema": {"type": "string", "pattern": r'^(\*|(W/)?"[0-9]{1,10}"|(W/)?[0-9]{1,10})$'},
             "description": 'The ETag of GET /v1/entries/{entry_id} (W/"<list version>"); 409 if the list moved '
                            "since, 428 if absent. `*` overwrites whatever is current."}
 
@@ -233,7 +234,8 @@ def build_spec() -> dict[str, Any]:
         "/v1/lists/versions": {"get": _op("List versions (admin)", {"200": {"description": "Versions",
                                                                             "content": _json(OBJECT)}, "400": PROBLEM},
                                           params=[_query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
-                                                  _query("offset", {"type": "integer", "minimum": 0})], tag="admin")},
+                                                  _query("offset", {"type": "integer", "minimum": 0,
+                                                                    "maximum": 10**9})], tag="admin")},
         "/v1/lists/versions/{version}/diff": {"get": _op(
             "What changed between two versions (admin)", {"200": {"description": "Diff", "content": _json(OBJECT)},
                                                           "400": PROBLEM, "404": PROBLEM},

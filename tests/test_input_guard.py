@@ -29,7 +29,7 @@ def test_a_name_that_cannot_be_stored_is_refused_before_anything_is_written(
     assert field_of(client.post("/v1/screen", json={"name": text}, headers=screener)) == "name"
     assert field_of(client.post("/v1/screen", json={"name": "Chen", "reference": text}, headers=screener)) == "reference"
     batch = {"queries": [{"id": "1", "name": "Chen Quanguo"}, {"id": text, "name": "Zhu Hailun"}]}
-    assert field_of(client.post("/v1/screen/batch", json=batch, headers=screener)) == "queries[1].id"
+    assert field_of(client.post("/v1/screen/batch", json=batch, headers=screener)) == "queries.1.id"
     assert audit_rows(app) == before
 
 

@@ -6,10 +6,12 @@ examples per operation) so that it fits in the suite."""
 from __future__ import annotations
 
 import tempfile
+from pathlib import Path
 from typing import Iterator
 
 import pytest
 import schemathesis
+from schemathesis.config import SchemathesisConfig
 from flask import Flask
 from hypothesis import HealthCheck, settings
 
@@ -36,7 +38,8 @@ def _fuzzed_app(url: str | None = None) -> tuple[Flask, str]:
 # The schema is loaded when the module is collected, before the session's fixtures (the PostgreSQL cluster among
 # them): from a SQLite app. Each generated request is then sent to the app of the database under test.
 FUZZED = _fuzzed_app()
-schema = schemathesis.openapi.from_wsgi("/openapi.json", FUZZED[0])
+schema = schemathesis.openapi.from_wsgi(
+    "/openapi.json", FUZZED[0], config=SchemathesisConfig.from_path(str(Path(__file__).with_name("schemathesis.toml"))))
 
 
 @pytest.fixture(scope="module")

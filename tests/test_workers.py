@@ -267,5 +267,5 @@ def test_every_worker_hands_out_the_new_etag_right_after_a_put(served) -> None: 
             status, headers, read = _call("GET", url, admin_key)
             assert (status, headers["ETag"]) == (200, etag), (change, headers, read.get("list_version"))
             assert read["list_version"] == written["list_version"] and read["names"] == written["names"], change
-            pids.add(_get(f"{base}/readyz")[1]["worker_pid"])
+            pids.add(_get(f"{base}/readyz", admin_key)[1]["worker_pid"])  # shown to key holders only
     assert len(pids) == 2, f"only saw workers {pids}"
