@@ -159,8 +159,9 @@ def _run_change(operation, **kwargs):  # type: ignore[no-untyped-def]
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=True, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["native", "ofac-csv", "ftm"]), required=True)
 @click.option("--mode", type=click.Choice(["replace", "merge"]), default="merge", show_default=True)
+@click.option("--allow-empty", is_flag=True, help="Let a replace with no entries empty the list (refused otherwise).")
 @click.option("--actor", default="cli", show_default=True)
-def lists_import(paths: tuple[Path, ...], fmt: str, mode: str, actor: str) -> None:
+def lists_import(paths: tuple[Path, ...], fmt: str, mode: str, allow_empty: bool, actor: str) -> None:
     """Import a list. ofac-csv takes a zip, a folder, or the files sdn.csv [alt.csv add.csv sdn_comments.csv]."""
     from .importers import OFAC_PARTS, parse_import
     from .lists import import_document
@@ -185,7 +186,7 @@ def lists_import(paths: tuple[Path, ...], fmt: str, mode: str, actor: str) -> No
         sys.exit(2)
     for warning in document.warnings[:20]:
         click.echo(f"warning: {warning.location}: {warning.message}", err=True)
-    result = _run_change(import_document, document=document, mode=mode, actor=actor)
+    result = _run_change(import_document, document=document, mode=mode, actor=actor, allow_empty=allow_empty)
     state = f"list version {result.version}" if result.created else f"list unchanged: still version {result.version}"
     click.echo(f"{state}: {result.summary} ({len(document.warnings)} warnings)")
     _index_current(_app())

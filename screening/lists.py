@@ -87,7 +87,7 @@ def import_document(session: Session, document: ListDocument, *, mode: str, acto
     if mode == "replace" and not document.entries and not allow_empty:
         # A truncated download (an sdn.csv of one blank line) must not delist everyone; emptying is said aloud.
         raise EmptyImport([Problem("(file)", "entries", "no entries: a replace would empty the list (send "
-                                                        "allow_empty=true to mean it)")])
+                                                        "allow_empty=true, or --allow-empty, to mean it)")])
     store.lock_head(session)
     version, entries, sources = _current(session)
     _check(expected_version, version)

@@ -121,3 +121,15 @@ def test_bulk_refuses_a_quote_never_closed_naming_its_line(runner: CliRunner, tm
     assert result.exit_code == 2, result.output
     assert "refused (file): line 3: a quoted field opened there is never closed" in result.output, result.output
     assert not target.exists()
+
+
+def test_an_empty_replace_import_needs_allow_empty(runner: CliRunner, tmp_path: Path) -> None:
+    assert runner.invoke(main, ["load-list"]).exit_code == 0
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("entries: []\nsources: []\n", encoding="utf-8")
+    refused = runner.invoke(main, ["lists", "import", "--format", "native", "--mode", "replace", str(empty)])
+    assert refused.exit_code == 2 and "--allow-empty" in refused.output, refused.output
+    assert "unchanged: still version 1" in runner.invoke(main, ["load-list"]).output
+    emptied = runner.invoke(main, ["lists", "import", "--format", "native", "--mode", "replace", "--allow-empty",
+                                   str(empty)])
+    assert emptied.exit_code == 0 and "list version 2" in emptied.output, emptied.output
