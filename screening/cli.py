@@ -13,6 +13,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from . import create_app, store
+from .auth import ROLES
 from .config import settings_from_env
 
 
@@ -91,7 +92,7 @@ def keys() -> None:
 
 
 @keys.command("create")
-@click.option("--role", type=click.Choice(["screener", "admin"]), required=True)
+@click.option("--role", type=click.Choice(list(ROLES)), required=True)
 @click.option("--label", default=None, help="A name for the key's holder; the audit log shows it.")
 def keys_create(role: str, label: str | None) -> None:
     """Print a new key once, alone on the last line."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,6 +26,16 @@ class MatchCitation(BaseModel):
     note: str | None = None
 
 
+class MatchDecision(BaseModel):
+    """The standing decision on this (reference, entry) pair, when the screening gave a `reference` and the entry
+    is unchanged since the decision."""
+
+    status: Literal["false_positive", "true_match", "pending_confirmation"]
+    alert_id: int
+    decided_at: str | None = None
+    note: str | None = None
+
+
 class Match(BaseModel):
     entry_id: str
     name: str
@@ -36,6 +46,56 @@ class Match(BaseModel):
     programs: list[str]
     explanation: dict[str, Any]
     citations: list[MatchCitation] = Field(min_length=1)
+    decision: MatchDecision | None = None  # only with a `reference`, on a pair decided on an alert
+
+
+class DecisionRequest(BaseModel):
+    """A decision on an alert. `true_match` with SCREENING_FOUR_EYES=true leaves the alert pending_confirmation
+    until a `true_match` or `confirm` from a different API key; `reverse` undoes the standing decision."""
+
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["true_match", "false_positive", "confirm", "reverse"]
+    note: str = Field(min_length=1, max_length=2000, pattern=NAME_TEXT, description="Why; required, not blank.")
+
+
+class AlertDecisionRecord(BaseModel):
+    id: int
+    decision: Literal["true_match", "false_positive", "confirm", "reverse"]
+    note: str
+    actor: str
+    key_id: str | None
+    decided_at: str | None
+
+
+class DecisionResponse(BaseModel):
+    alert_id: int
+    status: Literal["open", "pending_confirmation", "true_match", "false_positive"]
+    subject_reference: str
+    entry_id: str
+    decisions: list[AlertDecisionRecord]
+
+
+class DeliveryAttempt(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    at: str | None
+    status_code: int | None
+    error: str | None
+
+
+class Delivery(BaseModel):
+    id: int
+    event: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    attempts_log: list[DeliveryAttempt]
+    next_attempt_at: str | None
+    created_at: str | None
+    delivered_at: str | None
+
+
+class DeliveriesResponse(BaseModel):
+    alert_id: int
+    deliveries: list[Delivery]
 
 
 class RecordCitation(MatchCitation):
@@ -96,7 +156,8 @@ class Problem(BaseModel):
 
 MODELS: list[type[BaseModel]] = [ScreenQuery, BatchQuery, BatchRequest, ScreenResponse, BatchResponse, Match,
                                  MatchCitation, QueryEcho, BatchResult, Problem, FieldError, Entry, EntryRecord,
-                                 RecordCitation, Source]
+                                 RecordCitation, Source, MatchDecision, DecisionRequest, AlertDecisionRecord,
+                                 DecisionResponse, DeliveryAttempt, Delivery, DeliveriesResponse]
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -141,6 +202,9 @@ IF_MATCH = {"name": "If-Match", "in": "header", "required": True,
             "schema": {"type": "string", "pattern": r'^(\*|(W/)?"[0-9]{1,10}"|(W/)?[0-9]{1,10})$'},
             "description": 'The ETag of GET /v1/entries/{entry_id} (W/"<list version>"); 409 if the list moved '
                            "since, 428 if absent. `*` overwrites whatever is current."}
+
+
+ALERT_ID = {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}
 
 
 def build_spec() -> dict[str, Any]:
@@ -246,7 +310,7 @@ def build_spec() -> dict[str, Any]:
             params=[_path("version", {"type": "integer", "minimum": 0})], tag="admin")},
         "/v1/audit": {"get": _op("The audit trail (admin)", {"200": {"description": "Events", "content": _json(OBJECT)},
                                                              "400": PROBLEM},
-                                 params=[_query("kind", {"type": "string", "enum": ["list", "screening"]}),
+                                 params=[_query("kind", {"type": "string", "enum": ["list", "screening", "monitoring"]}),
                                          _query("actor", TEXT), _query("reference", TEXT),
                                          _query("since", {"type": "string", "format": "date-time"}),
                                          _query("until", {"type": "string", "format": "date-time"}),
@@ -254,6 +318,16 @@ def build_spec() -> dict[str, Any]:
                                          _query("cursor", {"type": "string", "pattern": "^[0-9]{1,18}$",
                                                            "description": "next_cursor of the previous page"})],
                                  tag="admin")},
+        "/v1/alerts/{alert_id}/decision": {"post": _op(
+            "Decide an alert (analyst or admin): true_match, false_positive (suppresses the hit until the entry or the "
+            "subject changes), confirm (four-eyes, another key), reverse",
+            {"200": {"description": "The alert's status and decisions", "content": _json(_ref("DecisionResponse"))},
+             "400": PROBLEM, "404": PROBLEM, "409": PROBLEM},
+            body=_json(_ref("DecisionRequest")), params=[_path("alert_id", ALERT_ID)], tag="monitoring")},
+        "/v1/alerts/{alert_id}/deliveries": {"get": _op(
+            "The alert's webhook deliveries and every attempt (admin)",
+            {"200": {"description": "Deliveries", "content": _json(_ref("DeliveriesResponse"))}, "404": PROBLEM},
+            params=[_path("alert_id", ALERT_ID)], tag="monitoring")},
         "/healthz": {"get": _op("Process up", {"200": {"description": "ok", "content": _json(OBJECT)}},
                                 secured=False, tag="operations")},
         "/readyz": {"get": _op("Database reachable and list loaded",
