@@ -204,7 +204,7 @@ IF_MATCH = {"name": "If-Match", "in": "header", "required": True,
                            "since, 428 if absent. `*` overwrites whatever is current."}
 
 
-ALERT_ID = {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}
+ALERT_ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
 
 
 def build_spec() -> dict[str, Any]:

@@ -162,7 +162,7 @@ def test_bad_bodies_name_the_field(app: Flask, client: FlaskClient, analyst: dic
 
 def test_unknown_alert_is_404(app: Flask, client: FlaskClient, analyst: dict[str, str],
                               admin: dict[str, str]) -> None:
-    for alert_id in ("999999", "abc", "1e3"):
+    for alert_id in ("999999", "abc", "1e3", "99999999999", "2147483648"):
         response = _decide(client, analyst, alert_id, "true_match")
         assert response.status_code == 404, (alert_id, response.get_json())
         assert client.get(f"/v1/alerts/{alert_id}/deliveries", headers=admin).status_code == 404

@@ -16,12 +16,14 @@ from ..monitoring_models import Alert, WebhookDelivery
 from ..notifications import delivery_json
 
 bp = Blueprint("decisions", __name__, url_prefix="/v1")
+MAX_ALERT_ID = 2**31 - 1
 
 
 def _alert_id(raw: str) -> int:
     # The path takes any text (the guard's rule names match the spec's); an id that is not a number is no alert.
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
-        raise ApiError(404, "Not Found", f"There is no alert {raw}.", slug="not-found")
+    # Ids are 32-bit integers (PostgreSQL refuses a larger parameter outright, rather than finding no row).
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 10 or int(raw) > MAX_ALERT_ID:
+        raise ApiError(404, "Not Found", f"There is no alert {raw[:20]}.", slug="not-found")
     return int(raw)
 
 
