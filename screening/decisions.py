@@ -164,6 +164,14 @@ def decide(session: Session, alert_id: int, request: DecisionRequest, principal:
     return alert, decisions_of(session, alert_id)
 
 
+def is_suppressed(session: Session, subject_reference: str, entry_id: str, *, subject_hash: str,
+                  entry_hash: str) -> bool:
+    """Whether a hit of this pair, with the subject's and the entry's data as they are now, was decided a false
+    positive on the same data (what a monitoring run asks before opening an alert)."""
+    found = session.get(Suppression, (subject_reference, entry_id))
+    return found is not None and found.subject_hash == subject_hash and found.entry_hash == entry_hash
+
+
 # Marks on /v1/screen -----------------------------------------------------------------------------------------------
 
 def mark_decided(session: Session, results: Iterable[tuple[str | None, list[dict[str, Any]]]],

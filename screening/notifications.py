@@ -30,9 +30,10 @@ from typing import Any, Callable
 
 from flask import Flask
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
 from .models import utcnow
-from .monitoring_models import WebhookDelivery
+from .monitoring_models import Alert, WebhookDelivery
 
 log = logging.getLogger(__name__)
 REQUEST_TIMEOUT = 5.0  # seconds per attempt (connect and read)
@@ -100,6 +101,28 @@ def delivery_json(row: WebhookDelivery) -> dict[str, Any]:
     return {"id": row.id, "event": row.event, "status": row.status, "attempts": row.attempts,
             "attempts_log": row.attempts_log, "next_attempt_at": _iso(row.next_attempt_at),
             "created_at": _iso(row.created_at), "delivered_at": _iso(row.delivered_at)}
+
+
+def alert_payload(alert: Alert) -> dict[str, Any]:
+    """What a receiver gets for a new alert: enough to triage without calling back (the hit, its scores and
+    citations), and the alert's id to decide it by."""
+    return {"event": "alert.opened", "alert": {
+        "id": alert.id, "subject_reference": alert.subject_reference, "subject_name": alert.subject_name,
+        "entry_id": alert.entry_id, "matched_name": alert.matched_name, "score": alert.score,
+        "status": alert.status, "list_version": alert.version_opened, "run_id": alert.run_id,
+        "explanation": alert.explanation, "citations": alert.citations, "opened_at": _iso(alert.created_at)}}
+
+
+def enqueue_alert_opened(session: Session, config: Any, alert: Alert) -> WebhookDelivery | None:
+    """Queue the webhook delivery of a new alert in the caller's transaction (the one that opens the alert, so
+    neither exists without the other); None when no webhook URL is configured. The alert must be flushed (id)."""
+    if not config.get("WEBHOOK_URL"):
+        return None
+    assert alert.id is not None, "flush the alert before queueing its delivery: the payload names its id"
+    delivery = WebhookDelivery(alert_id=alert.id, event="alert.opened", payload=alert_payload(alert),
+                               status="pending", attempts=0, attempts_log=[], next_attempt_at=utcnow())
+    session.add(delivery)
+    return delivery
 
 
 def _due(now: datetime) -> Any:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from screening import store
 from screening.cli import main
+from screening.decisions import is_suppressed
 from screening.db import dispose
 from screening.listfile import load_list_file
 from screening.models import AuditEvent
@@ -119,6 +120,14 @@ def test_false_positive_suppresses_and_reverse_lifts(app: Flask, client: FlaskCl
         audits = session.scalars(select(AuditEvent).where(AuditEvent.kind == "monitoring")).all()
         assert [(a.action, a.reference, a.data["decision"]) for a in audits] == [
             ("alert-decision", REF, "false_positive")]
+
+    with app.extensions["db_sessionmaker"]() as session:
+        assert is_suppressed(session, REF, entry_id, subject_hash="s" * 64, entry_hash=entry_hash)
+        assert not is_suppressed(session, REF, entry_id, subject_hash="t" * 64, entry_hash=entry_hash)
+        assert not is_suppressed(session, REF, entry_id, subject_hash="s" * 64, entry_hash="0" * 64)
+    admin = _bearer(_key(app, "admin", "ops"))
+    trail = client.get("/v1/audit", query_string={"kind": "monitoring"}, headers=admin).get_json()
+    assert [e["action"] for e in trail["events"]] == ["alert-decision"], trail
 
     again = _decide(client, analyst, alert_id, "true_match")
     assert again.status_code == 409 and again.mimetype == "application/problem+json", again.get_json()

@@ -278,3 +278,37 @@ def test_no_thread_in_tests_or_without_a_url(db_url: str) -> None:
         assert notifications.start_worker(app) is None, "no URL, no thread"
     finally:
         dispose(app)
+
+
+def test_enqueue_alert_opened_queues_in_the_callers_transaction(webhook_app: Callable[..., Flask],
+                                                                receivers: Callable[..., Receiver]) -> None:
+    """The call the monitoring run makes when it opens an alert (the other half of this feature)."""
+    import json
+
+    receiver = receivers([200])
+    app = webhook_app(receiver.url)
+    with app.extensions["db_sessionmaker"]() as session:
+        alert = Alert(live_key="c-3\x1fe-3", subject_reference="c-3", entry_id="e-3", score=0.91,
+                      matched_name="Acme Trading", explanation={"tokens": 2}, citations=[{"source": "ofac"}],
+                      subject_name="ACME Trading Ltd", subject_hash="s" * 64, entry_hash="e" * 64, version_opened=4)
+        session.add(alert)
+        session.flush()
+        queued = notifications.enqueue_alert_opened(session, app.config, alert)
+        assert queued is not None
+        session.rollback()  # the run failed: neither the alert nor its delivery remain
+    with app.extensions["db_sessionmaker"]() as session:
+        assert session.query(WebhookDelivery).count() == 0
+        session.add(alert := Alert(live_key="c-3\x1fe-3", subject_reference="c-3", entry_id="e-3", score=0.91,
+                                   matched_name="Acme Trading", explanation={}, citations=[],
+                                   subject_name="ACME Trading Ltd", subject_hash="s" * 64, entry_hash="e" * 64,
+                                   version_opened=4))
+        session.flush()
+        notifications.enqueue_alert_opened(session, app.config, alert)
+        session.commit()
+        alert_id = alert.id
+        assert notifications.enqueue_alert_opened(session, {"WEBHOOK_URL": None}, alert) is None
+    assert notifications.run_due(app, now=datetime.now(timezone.utc) + timedelta(seconds=1)) == 1
+    (request,) = receiver.requests
+    body = json.loads(request["body"])
+    assert request["verified"] and body["event"] == "alert.opened"
+    assert body["alert"]["id"] == alert_id and body["alert"]["subject_reference"] == "c-3", body
