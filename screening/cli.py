@@ -360,8 +360,11 @@ def serve(host: str, port: int | None, workers: int | None, dev: bool) -> None:
     if dev:
         from .jobs import start_runner
 
+        from .notifications import start_worker
+
         app = _app()
         start_runner(app)
+        start_worker(app)  # webhook deliveries, when SCREENING_WEBHOOK_URL is set
         app.run(host=host, port=port, debug=False)
         return
     os.environ["SCREENING_BIND"] = f"{host}:{port}"

@@ -25,7 +25,7 @@ from .monitoring_models import Alert, AlertDecision, Subject, Suppression
 
 DECISIONS = ("true_match", "false_positive", "confirm", "reverse")
 MAX_NOTE_LENGTH = 2000
-DECIDED = ("true_match", "pending_confirmation", "false_positive")
+REFERENCE_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -184,29 +184,37 @@ def mark_decided(session: Session, results: Iterable[tuple[str | None, list[dict
     if not results:
         return
     references = sorted({ref for ref, _ in results})
-    entry_ids = sorted({m["entry_id"] for _, matches in results for m in matches})
+    wanted = {(ref, m["entry_id"]) for ref, matches in results for m in matches}
+    entry_ids = {eid for _, eid in wanted}
     current = {eid: content_hash(entries[eid]) for eid in entry_ids if eid in entries}
-    subject_hashes = dict(session.execute(select(Subject.reference, Subject.data_hash)
-                                          .where(Subject.reference.in_(references))).all())
     marks: dict[tuple[str, str], dict[str, Any]] = {}
-    for sup in session.scalars(select(Suppression).where(Suppression.subject_reference.in_(references),
-                                                         Suppression.entry_id.in_(entry_ids))):
-        subject_hash = subject_hashes.get(sup.subject_reference)
-        if sup.entry_hash == current.get(sup.entry_id) and subject_hash in (None, sup.subject_hash):
-            marks[(sup.subject_reference, sup.entry_id)] = {"status": "false_positive", "alert_id": sup.alert_id}
-    for alert in session.scalars(select(Alert).where(Alert.subject_reference.in_(references),
-                                                     Alert.entry_id.in_(entry_ids),
-                                                     Alert.status.in_(("true_match", "pending_confirmation")))
-                                 .order_by(Alert.id)):
-        if alert.entry_hash == current.get(alert.entry_id):
-            marks[(alert.subject_reference, alert.entry_id)] = {"status": alert.status, "alert_id": alert.id}
+    # By reference only, in chunks: a batch of 1,000 queries with 100 matches each would pass SQLite's limit of
+    # bound parameters if the entry ids were listed too; a reference has few decided pairs, filtered here.
+    for start in range(0, len(references), REFERENCE_CHUNK):
+        chunk = references[start:start + REFERENCE_CHUNK]
+        subject_hashes = dict(session.execute(select(Subject.reference, Subject.data_hash)
+                                              .where(Subject.reference.in_(chunk))).all())
+        for sup in session.scalars(select(Suppression).where(Suppression.subject_reference.in_(chunk))):
+            pair = (sup.subject_reference, sup.entry_id)
+            subject_hash = subject_hashes.get(sup.subject_reference)
+            if pair in wanted and sup.entry_hash == current.get(sup.entry_id) \
+                    and subject_hash in (None, sup.subject_hash):
+                marks[pair] = {"status": "false_positive", "alert_id": sup.alert_id}
+        for alert in session.scalars(select(Alert).where(Alert.subject_reference.in_(chunk),
+                                                         Alert.status.in_(("true_match", "pending_confirmation")))
+                                     .order_by(Alert.id)):
+            pair = (alert.subject_reference, alert.entry_id)
+            if pair in wanted and alert.entry_hash == current.get(alert.entry_id):
+                marks[pair] = {"status": alert.status, "alert_id": alert.id}
     if not marks:
         return
     last: dict[int, AlertDecision] = {}
-    for row in session.scalars(select(AlertDecision).where(
-            AlertDecision.alert_id.in_(sorted({m["alert_id"] for m in marks.values()})),
-            AlertDecision.decision != "reverse").order_by(AlertDecision.id)):
-        last[row.alert_id] = row
+    alert_ids = sorted({m["alert_id"] for m in marks.values()})
+    for start in range(0, len(alert_ids), REFERENCE_CHUNK):
+        for row in session.scalars(select(AlertDecision).where(
+                AlertDecision.alert_id.in_(alert_ids[start:start + REFERENCE_CHUNK]),
+                AlertDecision.decision != "reverse").order_by(AlertDecision.id)):
+            last[row.alert_id] = row  # in id order: the last standing decision wins
     for ref, matches in results:
         for match in matches:
             mark = marks.get((ref, match["entry_id"]))

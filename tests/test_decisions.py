@@ -285,3 +285,20 @@ def test_screen_marks_a_true_match_and_not_a_changed_subject(app: Flask, client:
     body = client.post("/v1/screen", json={"name": name, "reference": "cust-009"}, headers=analyst).get_json()
     match = next(m for m in body["matches"] if m["entry_id"] == entry_id)
     assert "decision" not in match, match
+
+
+def test_marking_a_large_batch_stays_within_parameter_limits(app: Flask, client: FlaskClient,
+                                                             analyst: dict[str, str]) -> None:
+    from screening.decisions import mark_decided
+    from screening.liststate import get_state
+
+    alert_id, entry_id, _ = _open_alert(app)
+    assert _decide(client, analyst, alert_id, "false_positive", "fp").status_code == 200
+    snapshot = get_state(app).snapshot()
+    ids = sorted(snapshot.entries)[:100]
+    assert entry_id in ids
+    results = [(f"ref-{i}" if i else REF, [{"entry_id": eid} for eid in ids]) for i in range(1200)]
+    with app.extensions["db_sessionmaker"]() as session:
+        mark_decided(session, results, snapshot.entries)
+    marked = [(ref, m["entry_id"]) for ref, matches in results for m in matches if "decision" in m]
+    assert marked == [(REF, entry_id)], marked[:5]
