@@ -359,8 +359,11 @@ def serve(host: str, port: int | None, workers: int | None, dev: bool) -> None:
     if dev:
         from .jobs import start_runner
 
+        from .monitoring_runner import start_if_enabled
+
         app = _app()
         start_runner(app)
+        start_if_enabled(app)
         app.run(host=host, port=port, debug=False)
         return
     os.environ["SCREENING_BIND"] = f"{host}:{port}"

@@ -102,6 +102,9 @@ def post_fork(server, worker):  # type: ignore[no-untyped-def]
     for key in ("db_engine", "db_write_engine"):
         app.extensions[key].dispose(close=False)
     start_runner(app)  # each worker also runs bulk jobs, one at a time
+    from screening.monitoring_runner import start_if_enabled
+
+    start_if_enabled(app)  # and notices list changes, re-screening the monitored subjects
 
 
 def child_exit(server, worker):  # type: ignore[no-untyped-def]
