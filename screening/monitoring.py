@@ -48,37 +48,43 @@ def data_hash(name: str, type: str, birth_date: str | None, country: str | None)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def validate_subject(raw: Any) -> tuple[dict[str, Any] | None, list[dict[str, str]]]:
-    """A subject's clean fields, or the errors (field, message). Unknown JSON fields go to `meta` only when given
-    inside `meta`: a misspelt field name is an error, not silently kept."""
+def validate_subject(raw: Any, *, strict: bool = True) -> tuple[dict[str, Any] | None, list[dict[str, str]]]:
+    """A subject's clean fields, or the errors (field, message). Unknown JSON fields are errors (extra data goes in
+    `meta`): a misspelt field name must not be silently kept. `strict` (JSON): an optional field is absent or null,
+    never an empty string; a CSV's empty cell means absent."""
     if not isinstance(raw, dict):
         return None, [{"field": "(item)", "message": "must be a JSON object"}]
     errors: list[dict[str, str]] = []
     unknown = sorted(set(raw) - set(SCREENED_FIELDS) - {"meta"})
     errors += [{"field": k, "message": "unknown field (put extra data in meta)"} for k in unknown]
 
-    def text(field: str, limit: int, required: bool) -> str | None:
+    def text(field: str, limit: int, required: bool, nullable: bool = True) -> str | None:
         value = raw.get(field)
-        if value is None or value == "":
+        if value is None and (field not in raw or nullable or not strict):
             if required:
                 errors.append({"field": field, "message": "required"})
             return None
         if not isinstance(value, str):
             errors.append({"field": field, "message": "must be a string"})
             return None
-        value = value.strip()
-        if required and not value:
-            errors.append({"field": field, "message": "must not be blank"})
-        elif len(value) > limit:
+        if len(value) > limit:  # before trimming, as the schema counts
             errors.append({"field": field, "message": f"at most {limit} characters"})
         elif (why := unstorable(value)) is not None:
             errors.append({"field": field, "message": why})
+        elif not value.strip():
+            if required or strict:
+                errors.append({"field": field, "message": "must not be blank"})
         else:
-            return value or None
+            # JSON's coded fields are taken as written (" GB" is not a country code); names and CSV cells trimmed.
+            return value.strip() if not strict or field in ("reference", "name") else value
         return None
 
     reference, name = text("reference", 200, True), text("name", 500, True)
-    kind = text("type", 20, False) or "any"
+    if reference and "/" in reference:
+        # A reference is a path segment of GET and DELETE /v1/monitoring/subjects/{reference}.
+        errors.append({"field": "reference", "message": "must not contain '/'"})
+        reference = None
+    kind = text("type", 20, False, nullable=False) or "any"
     if kind not in SUBJECT_TYPES:
         errors.append({"field": "type", "message": f"one of {', '.join(SUBJECT_TYPES)}"})
     birth_date, country = text("birth_date", 10, False), text("country", 2, False)
@@ -96,10 +102,20 @@ def validate_subject(raw: Any) -> tuple[dict[str, Any] | None, list[dict[str, st
 
 
 def parse_csv(text: str) -> list[tuple[int, dict[str, Any]]]:
-    """(line, item) per data row; columns other than the screened ones become the subject's metadata."""
-    reader = csv.DictReader(io.StringIO(text))
+    """(line, item) per data row; columns other than the screened ones become the subject's metadata. ValueError
+    when the text is not CSV at all."""
+    if "\x00" in text:
+        raise ValueError("must not contain NUL characters")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     items = []
-    for row in reader:
+    rows = iter(reader)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise ValueError(f"not a readable CSV at line {reader.line_num}: {exc}") from None
         if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
             continue  # a blank line
         fields = {k: v for k, v in row.items() if k in SCREENED_FIELDS}
@@ -116,7 +132,7 @@ def upsert_subjects(session: Session, items: Iterable[tuple[Any, Any]], *, actor
     errors: list[dict[str, Any]] = []
     valid: dict[str, dict[str, Any]] = {}
     for position, raw in items:
-        clean, problems = validate_subject(raw)
+        clean, problems = validate_subject(raw, strict=label != "line")
         if clean is None:
             errors += [{label: position, **p} for p in problems]
         else:

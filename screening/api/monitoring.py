@@ -58,7 +58,10 @@ def upsert_subjects() -> Any:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise _bad("(body)", "the CSV must be UTF-8") from None
-        items: list[tuple[Any, Any]] = list(monitoring.parse_csv(text))
+        try:
+            items: list[tuple[Any, Any]] = list(monitoring.parse_csv(text))
+        except ValueError as exc:
+            raise _bad("(body)", str(exc)) from None
         label = "line"
         if not items:
             raise _bad("(body)", "the CSV holds no subjects (header: reference,name,type,birth_date,country)")
@@ -117,7 +120,7 @@ def _subject(reference: str) -> Subject:
     return subject
 
 
-@bp.get("/monitoring/subjects/<path:reference>")
+@bp.get("/monitoring/subjects/<reference>")
 @require("screener")
 def get_subject(reference: str) -> Any:
     subject = _subject(reference)
@@ -126,7 +129,7 @@ def get_subject(reference: str) -> Any:
     return {**monitoring.subject_json(subject), "live_alerts": live}
 
 
-@bp.delete("/monitoring/subjects/<path:reference>")
+@bp.delete("/monitoring/subjects/<reference>")
 @require("admin")
 def delete_subject(reference: str) -> Any:
     session = get_session()
