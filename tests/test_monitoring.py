@@ -293,3 +293,26 @@ def test_a_new_matcher_queues_a_full_run(app: Flask, client: FlaskClient, admin:
     assert len(alerts(app)) == 1
     with app.extensions["db_sessionmaker"]() as session:
         assert session.scalar(select(func.count()).select_from(Subject)) == 1
+
+
+def test_monitor_import_and_run_commands(app: Flask, db_url: str, tmp_path: Any,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from screening.cli import main
+
+    monkeypatch.setenv("SCREENING_DATABASE_URL", db_url)
+    monkeypatch.setenv("SCREENING_MONITORING_RUNNER", "false")
+    path = tmp_path / "subjects.csv"
+    path.write_text("reference,name,type,birth_date,country,branch\n"
+                    "k-1,Chen Quanguo,person,1955,CN,north\n"
+                    "k-2,,person,,,south\n"
+                    "k-3,Walter Brightman,person,,,south\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["monitor", "import", str(path)])
+    assert result.exit_code == 1, result.output
+    assert '"created": 2' in result.output and "line 3: name: must not be blank" in result.output, result.output
+    result = CliRunner().invoke(main, ["monitor", "run"])
+    assert result.exit_code == 0 and '"runs": 1' in result.output, result.output
+    [alert] = alerts(app)
+    assert (alert.subject_reference, alert.entry_id) == ("k-1", "chen-quanguo")
+    assert any(adj["delta"] > 0 for adj in alert.explanation.get("adjustments", [])) or alert.score > 0.7
