@@ -253,8 +253,8 @@ def queue_full_run(app: Flask, *, actor: str, trigger: str = "manual", trigger_k
 
 
 def notice_changes(app: Flask) -> list[int]:
-    """Queue the run a new head version (or a new matcher) calls for, unless a process did already; the ids queued
-    here. Every worker's runner calls this on each poll, and so may the CLI: the unique trigger_key makes one
+    """Queue the run a new head version, subjects edited since the last run, or a new matcher call for, unless a
+    process did already; the ids queued here. Every worker's runner calls this on each poll, and so may the CLI: the unique trigger_key makes one
     insert win."""
     with app.extensions["db_sessionmaker"]() as session:
         head = store.current_version(session)
@@ -262,6 +262,10 @@ def notice_changes(app: Flask) -> list[int]:
             return []
         seen = session.scalar(select(MonitoringRun.id).where(MonitoringRun.trigger_key == f"version:{head}"))
         last_version = session.scalar(select(func.max(MonitoringRun.list_version)))
+        last_run = session.execute(select(MonitoringRun.id, MonitoringRun.created_at)
+                                   .order_by(MonitoringRun.id.desc()).limit(1)).first()
+        edited = last_run is not None and session.scalar(
+            select(Subject.reference).where(Subject.updated_at >= last_run.created_at).limit(1)) is not None
         last_done_fp = session.scalar(select(MonitoringRun.matcher_fingerprint)
                                       .where(MonitoringRun.status == "done")
                                       .order_by(MonitoringRun.id.desc()).limit(1))
@@ -271,6 +275,14 @@ def notice_changes(app: Flask) -> list[int]:
         kind = "full" if last_version is None else "incremental"
         run_id = _insert_run(app, kind=kind, trigger="list-change", trigger_key=f"version:{head}",
                              list_version=head, from_version=last_version)
+        if run_id is not None:
+            queued.append(run_id)
+    if edited and not queued:
+        # Subjects added or edited since the last run are screened by a run of their own, against the head version
+        # (no list change to diff): one per last run, whoever notices first.
+        assert last_run is not None
+        run_id = _insert_run(app, kind="incremental", trigger="subjects-changed",
+                             trigger_key=f"subjects-after:{last_run.id}", list_version=head, from_version=head)
         if run_id is not None:
             queued.append(run_id)
     fingerprint = code_fingerprint()

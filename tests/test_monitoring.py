@@ -316,3 +316,13 @@ def test_monitor_import_and_run_commands(app: Flask, db_url: str, tmp_path: Any,
     [alert] = alerts(app)
     assert (alert.subject_reference, alert.entry_id) == ("k-1", "chen-quanguo")
     assert any(adj["delta"] > 0 for adj in alert.explanation.get("adjustments", [])) or alert.score > 0.7
+
+
+def test_subjects_added_later_are_screened_by_a_run_of_their_own(app: Flask, client: FlaskClient,  # type: ignore[type-arg]
+                                                                 admin: dict) -> None:
+    monitoring_runner.run_pending(app)
+    subjects(client, admin, ("late", "Chen Quanguo"))
+    assert monitoring_runner.run_pending(app) == 1
+    assert monitoring_runner.run_pending(app) == 0
+    run = runs(app)[-1]
+    assert (run.trigger, run.subjects_rescored, run.alerts_opened) == ("subjects-changed", 1, 1), run
