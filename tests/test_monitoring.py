@@ -17,6 +17,7 @@ from screening.db import dispose
 from screening.models import utcnow
 from screening.monitoring_models import Alert, MonitoringRun, Subject, Suppression, WebhookDelivery
 from tests.conftest import make_app
+from tests.test_workers import _get, served  # noqa: F401  (served: the two-worker gunicorn fixture)
 
 
 def add_entry(client: FlaskClient, admin: dict, entry_id: str, name: str) -> int:  # type: ignore[type-arg]
@@ -326,3 +327,46 @@ def test_subjects_added_later_are_screened_by_a_run_of_their_own(app: Flask, cli
     assert monitoring_runner.run_pending(app) == 0
     run = runs(app)[-1]
     assert (run.trigger, run.subjects_rescored, run.alerts_opened) == ("subjects-changed", 1, 1), run
+
+
+def _send(url: str, key: str, body: Any) -> tuple[int, Any]:
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def test_two_gunicorn_workers_run_each_version_once(served: Any, db_url: str) -> None:
+    import time
+
+    base, key, admin_key = served
+    status, _ = _send(f"{base}/v1/monitoring/subjects", admin_key,
+                      [{"reference": f"g-{i}", "name": "Tomas Varenko", "type": "person"} for i in range(5)]
+                      + [{"reference": "g-chen", "name": "Chen Quanguo", "type": "person"}])
+    assert status == 200
+    entry = _get(f"{base}/v1/entries/gao-yan", admin_key)[1]
+    status, body = _send(f"{base}/v1/entries", admin_key,
+                         {**{k: v for k, v in entry.items() if k not in ("name", "list_version")},
+                          "id": "varenko", "names": [{"name": "VARENKO, Tomas", "kind": "primary"}],
+                          "citations": [{k: c[k] for k in ("source", "quote")} for c in entry["citations"]]})
+    assert status == 201, body
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = _get(f"{base}/v1/alerts?status=live&limit=100", key)[1]["alerts"]
+        run_list = _get(f"{base}/v1/monitoring/runs", key)[1]["runs"]
+        if len(found) >= 6 and run_list and all(r["status"] == "done" for r in run_list):
+            break
+        time.sleep(0.5)
+    pairs = sorted((a["subject_reference"], a["entry_id"]) for a in found)
+    assert pairs == sorted([(f"g-{i}", "varenko") for i in range(5)] + [("g-chen", "chen-quanguo")]), pairs
+    keys = [r["trigger_key"] for r in run_list]
+    assert keys.count("version:2") == 1, run_list
+    all_alerts = _get(f"{base}/v1/alerts?limit=1000", key)[1]["alerts"]
+    assert len(all_alerts) == 6, all_alerts
