@@ -31,7 +31,7 @@ from .liststate import ListSnapshot, build_snapshot, get_state, index_cache_dir
 from .matching import Matcher
 from .matching.index import MAX_BONUS
 from .models import utcnow
-from .monitoring import live_key, notice_changes
+from .monitoring import alert_json, live_key, notice_changes
 from .monitoring_models import Alert, MonitoringRun, Subject, Suppression, WebhookDelivery
 
 log = logging.getLogger(__name__)
@@ -182,9 +182,7 @@ def _process_chunk(app: Flask, session: Session, run: MonitoringRun, refs: list[
                           run_id=run.id, created_at=now, updated_at=now)
             session.add(alert)
             opened += 1
-            if webhook:
-                from .monitoring import alert_json
-
+            if webhook:  # queued with the alert, in its transaction: the other side sends it (webhooks)
                 session.flush()  # the alert's id, for the payload
                 session.add(WebhookDelivery(alert_id=alert.id, event="alert.opened",
                                             payload={"event": "alert.opened", "alert": alert_json(alert)}))
