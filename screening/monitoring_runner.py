@@ -31,7 +31,7 @@ from .liststate import ListSnapshot, build_snapshot, get_state, index_cache_dir
 from .matching import Matcher
 from .matching.index import MAX_BONUS
 from .models import utcnow
-from .monitoring import alert_json, live_key, notice_changes
+from .monitoring import alert_json, live_key, notice_changes, queue_full_run
 from .monitoring_models import Alert, MonitoringRun, Subject, Suppression, WebhookDelivery
 
 log = logging.getLogger(__name__)
@@ -226,8 +226,16 @@ def run_run(app: Flask, run_id: int, owner: str) -> str:
         assert run is not None, run_id
         if run.attempts > MAX_ATTEMPTS:
             reason = f"gave up after {MAX_ATTEMPTS} attempts: the workers running it stopped before it finished"
-            return "failed" if _finish(app, run_id, owner, status="failed", error=reason) else "lost"
+            return _failed(app, run, owner, reason)
+        # Two processes may notice versions n and n+1 at once and insert their runs in the other order: a run of an
+        # older version than an earlier run's has nothing left to do (that run screened the newer list already),
+        # and running it would undo that run's alerts.
+        newer = session.scalar(select(MonitoringRun.list_version).where(
+            MonitoringRun.id < run_id, MonitoringRun.list_version > run.list_version).limit(1))
         session.expunge(run)
+    if newer is not None and run.kind == "incremental":
+        return "done" if _finish(app, run_id, owner, status="done", error=f"superseded by version {newer}") \
+            else "lost"
     try:
         threshold = default_threshold(app.config)
         with app.extensions["db_sessionmaker"]() as session:
@@ -255,9 +263,18 @@ def run_run(app: Flask, run_id: int, owner: str) -> str:
         return "done" if _finish(app, run_id, owner, status="done", timings=timings) else "lost"
     except Exception as exc:
         log.exception("monitoring run %s failed", run_id)
-        if _finish(app, run_id, owner, status="failed", error=f"{type(exc).__name__}: {exc}"[:1000]):
-            return "failed"
+        return _failed(app, run, owner, f"{type(exc).__name__}: {exc}"[:1000])
+
+
+def _failed(app: Flask, run: MonitoringRun, owner: str, reason: str) -> str:
+    """Mark the run failed and queue one full run in its place: the next incremental run diffs from this run's
+    version, so the hits this one would have found are only found by screening everything. A failed recovery run
+    is not replaced (it would fail again in a loop); the next list change or a manual full run follows it."""
+    if not _finish(app, run.id, owner, status="failed", error=reason):
         return "lost"
+    if run.trigger != "recovery":
+        queue_full_run(app, actor="system", trigger="recovery", trigger_key=f"recover:{run.id}")
+    return "failed"
 
 
 def run_pending(app: Flask, owner: str | None = None) -> int:

@@ -370,3 +370,32 @@ def test_two_gunicorn_workers_run_each_version_once(served: Any, db_url: str) ->
     assert keys.count("version:2") == 1, run_list
     all_alerts = _get(f"{base}/v1/alerts?limit=1000", key)[1]["alerts"]
     assert len(all_alerts) == 6, all_alerts
+
+
+def test_a_stale_run_is_skipped_and_a_failed_run_is_replaced_by_a_full_one(app: Flask, client: FlaskClient,  # type: ignore[type-arg]
+                                                                         admin: dict,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    subjects(client, admin, ("s-tomas", "Tomas Varenko"))
+    monitoring_runner.run_pending(app)
+    version = add_entry(client, admin, "varenko", "VARENKO, Tomas")
+    # Version 2's run inserted after version 3's (two processes, each noticing one version).
+    delist(client, admin, "varenko")
+    monitoring.notice_changes(app)
+    with app.extensions["db_sessionmaker"]() as session:
+        session.add(MonitoringRun(kind="incremental", trigger="list-change", trigger_key=f"version:{version}",
+                                  list_version=version, from_version=1))
+        session.commit()
+    monitoring_runner.run_pending(app)
+    assert [(r.list_version, r.status, r.error) for r in runs(app)][1:] == [
+        (version + 1, "done", None), (version, "done", f"superseded by version {version + 1}")]
+    assert [a for a in alerts(app) if a.live_key] == [], "the stale run must not reopen the delisted entry's hit"
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(monitoring_runner, "_process_chunk", broken)
+    monitoring.queue_full_run(app, actor="tests")
+    monitoring_runner.run_pending(app)
+    failed, recovery = runs(app)[-2:]
+    assert (failed.status, failed.error) == ("failed", "RuntimeError: boom")
+    assert (recovery.trigger, recovery.kind, recovery.status) == ("recovery", "full", "failed")
