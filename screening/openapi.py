@@ -154,10 +154,28 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = None
 
 
+class SubjectIn(BaseModel):
+    """A monitored subject as POST /v1/monitoring/subjects takes it (upserted by reference)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reference: str = Field(max_length=200, json_schema_extra={"pattern": r"^[^\u0000/]*[^\s/][^\u0000/]*$"})
+    name: str = Field(max_length=500, json_schema_extra={"pattern": NAME_TEXT})
+    type: Literal["person", "organization", "any"] = "any"
+    birth_date: str | None = Field(default=None, pattern=r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$")
+    country: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class FullRunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["full"]
+
+
 MODELS: list[type[BaseModel]] = [ScreenQuery, BatchQuery, BatchRequest, ScreenResponse, BatchResponse, Match,
                                  MatchCitation, QueryEcho, BatchResult, Problem, FieldError, Entry, EntryRecord,
                                  RecordCitation, Source, MatchDecision, DecisionRequest, AlertDecisionRecord,
-                                 DecisionResponse, DeliveryAttempt, Delivery, DeliveriesResponse]
+                                 DecisionResponse, DeliveryAttempt, Delivery, DeliveriesResponse, SubjectIn,
+                                 FullRunRequest]
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -205,6 +223,58 @@ IF_MATCH = {"name": "If-Match", "in": "header", "required": True,
 
 
 ALERT_ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+
+
+def monitoring_paths() -> dict[str, Any]:
+    """Ongoing monitoring: subjects, runs, alerts (docs_monitoring.md)."""
+    page = [_query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+            _query("offset", {"type": "integer", "minimum": 0, "maximum": 10**9})]
+    some = {"200": {"description": "OK", "content": _json(OBJECT)}, "400": PROBLEM}
+    short = {"type": "string", "maxLength": 200, "pattern": STORABLE_TEXT}
+    when = {"type": "string", "format": "date-time"}
+    reference = _path("reference", {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[^/\u0000]+$"})
+    an_id = {"type": "integer", "minimum": 1}
+    subjects_body = {"application/json": {"schema": {"oneOf": [
+                         _ref("SubjectIn"), {"type": "array", "items": _ref("SubjectIn"), "minItems": 1}]}},
+                     "text/csv": {"schema": {"type": "string"}}}
+    return {
+        "/v1/monitoring/subjects": {
+            "post": _op("Add or update monitored subjects (admin): one JSON object, a JSON array, or a CSV "
+                        "(reference,name,type,birth_date,country; other columns kept as metadata)",
+                        {"200": {"description": "All stored", "content": _json(OBJECT)},
+                         "207": {"description": "The valid ones stored; the others' errors by index or line",
+                                 "content": _json(OBJECT)}, "400": PROBLEM, "413": PROBLEM},
+                        body=subjects_body, tag="monitoring"),
+            "get": _op("Monitored subjects, by reference", some, tag="monitoring", params=page + [
+                _query("cursor", short, description="next_cursor of the previous page (offset is then ignored)"),
+                _query("q", {"type": "string", "maxLength": 500, "pattern": STORABLE_TEXT},
+                       description="part of the name or the reference"),
+                _query("type", {"type": "string", "enum": ["person", "organization", "any"]}),
+                _query("updated_since", when)])},
+        "/v1/monitoring/subjects/{reference}": {
+            "get": _op("One subject", {"200": {"description": "The subject", "content": _json(OBJECT)},
+                                       "404": PROBLEM}, params=[reference], tag="monitoring"),
+            "delete": _op("Stop monitoring a subject (admin); its live alerts are cleared",
+                          {"204": {"description": "Removed"}, "404": PROBLEM}, params=[reference], tag="monitoring")},
+        "/v1/monitoring/runs": {
+            "post": _op("Queue a full re-screen of every subject (admin)",
+                        {"202": {"description": "Queued", "content": _json(OBJECT)}, "400": PROBLEM, "409": PROBLEM},
+                        body=_json(_ref("FullRunRequest")), tag="monitoring"),
+            "get": _op("Re-screen runs, newest first", some, params=page, tag="monitoring")},
+        "/v1/monitoring/runs/{run_id}": {
+            "get": _op("One run: counts and timings", {"200": {"description": "The run", "content": _json(OBJECT)},
+                                                      "404": PROBLEM}, params=[_path("run_id", an_id)],
+                       tag="monitoring")},
+        "/v1/alerts": {
+            "get": _op("Alerts, newest first", some, tag="monitoring", params=page + [
+                _query("status", {"type": "string", "enum": ["open", "pending_confirmation", "true_match",
+                                                             "false_positive", "live", "cleared"]}),
+                _query("reference", short), _query("entry_id", short), _query("since", when)])},
+        "/v1/alerts/{alert_id}": {
+            "get": _op("One alert with its decisions", {"200": {"description": "The alert", "content": _json(OBJECT)},
+                                                        "404": PROBLEM}, params=[_path("alert_id", ALERT_ID)],
+                       tag="monitoring")},
+    }
 
 
 def build_spec() -> dict[str, Any]:
@@ -328,6 +398,7 @@ def build_spec() -> dict[str, Any]:
             "The alert's webhook deliveries and every attempt (admin)",
             {"200": {"description": "Deliveries", "content": _json(_ref("DeliveriesResponse"))}, "404": PROBLEM},
             params=[_path("alert_id", ALERT_ID)], tag="monitoring")},
+        **monitoring_paths(),
         "/healthz": {"get": _op("Process up", {"200": {"description": "ok", "content": _json(OBJECT)}},
                                 secured=False, tag="operations")},
         "/readyz": {"get": _op("Database reachable and list loaded",
