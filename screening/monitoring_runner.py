@@ -31,7 +31,7 @@ from .liststate import ListSnapshot, build_snapshot, get_state, index_cache_dir
 from .matching import Matcher
 from .matching.index import MAX_BONUS
 from .models import utcnow
-from .monitoring import alert_json, live_key, notice_changes, queue_full_run
+from .monitoring import alert_json, live_key, notice_changes, queue_full_run, runner_enabled, setting
 from .monitoring_models import Alert, MonitoringRun, Subject, Suppression, WebhookDelivery
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ def _process_chunk(app: Flask, session: Session, run: MonitoringRun, refs: list[
         live.setdefault(alert.subject_reference, []).append(alert)
     suppressed = {(s.subject_reference, s.entry_id): s for s in
                   session.scalars(select(Suppression).where(Suppression.subject_reference.in_(refs)))}
-    webhook = bool(app.config.get("WEBHOOK_URL"))
+    webhook = bool(setting(app, "WEBHOOK_URL"))
     opened = cleared = 0
     now = utcnow()
     for ref in refs:
@@ -320,7 +320,7 @@ def start_runner(app: Flask) -> threading.Thread:
 def start_if_enabled(app: Flask) -> threading.Thread | None:
     """Start the runner unless the app is under test (TESTING; a test may set MONITORING_RUNNER_IN_TESTS) or
     MONITORING_RUNNER is off. Called after the fork (gunicorn's post_fork): a thread does not survive a fork."""
-    if not app.config.get("MONITORING_RUNNER", True):
+    if not runner_enabled(app):
         return None
     if app.config.get("TESTING") and not app.config.get("MONITORING_RUNNER_IN_TESTS"):
         return None
