@@ -40,6 +40,8 @@ CHUNK = 500
 # scoring, with the subjects' own term weights: its scores are close to, not equal to, the real ones. This margin
 # (on top of the largest birth-date and country bonus) keeps it a superset in practice; see docs_monitoring.md.
 CANDIDATE_SLACK = 0.15
+# Past this many changed names (a whole new list imported), screening every subject costs less than the search.
+MAX_CANDIDATE_NAMES = 5000
 
 
 # Claiming ----------------------------------------------------------------------------------------------------------
@@ -87,10 +89,10 @@ def _snapshot(app: Flask, session: Session, version: int) -> ListSnapshot:
     return build_snapshot(session, version, index_cache_dir(app))
 
 
-def candidate_subjects(session: Session, run: MonitoringRun, threshold: float) -> set[str]:
+def candidate_subjects(session: Session, run: MonitoringRun, threshold: float) -> set[str] | None:
     """The subjects whose hits a change from run.from_version to run.list_version can change: those a changed
     entry's names (old and new revision) may match, those with a live alert on a changed entry, and those edited
-    since the previous run was queued."""
+    since the previous run was queued. None: every subject (a change so large that searching is no cheaper)."""
     assert run.from_version is not None, f"incremental run {run.id} has no version before"
     before, _ = store.version_links(session, run.from_version)
     after, _ = store.version_links(session, run.list_version)
@@ -115,6 +117,8 @@ def candidate_subjects(session: Session, run: MonitoringRun, threshold: float) -
         else:
             docs += [doc for eid in ids if (doc := store.version_entry(session, version, eid)) is not None]
     names = {n["name"] for doc in docs for n in doc["names"]}
+    if len(names) > MAX_CANDIDATE_NAMES:
+        return None
     subjects = [{"id": ref, "type": kind, "status": "active", "names": [{"name": name, "kind": "primary"}]}
                 for ref, name, kind in session.execute(select(Subject.reference, Subject.name, Subject.type))]
     if not subjects:
@@ -242,10 +246,9 @@ def run_run(app: Flask, run_id: int, owner: str) -> str:
             snapshot = _snapshot(app, session, run.list_version)
             entry_hashes, _ = store.version_links(session, run.list_version)
             loaded = time.monotonic()
-            if run.kind == "incremental":
-                refs = sorted(candidate_subjects(session, run, threshold))
-            else:
-                refs = list(session.scalars(select(Subject.reference).order_by(Subject.reference)))
+            found = candidate_subjects(session, run, threshold) if run.kind == "incremental" else None
+            refs = sorted(found) if found is not None else \
+                list(session.scalars(select(Subject.reference).order_by(Subject.reference)))
         selected = time.monotonic()
         with app.extensions["db_sessionmaker"]() as session:
             session.execute(update(MonitoringRun).where(_held(owner, run_id)).values(subjects_total=len(refs)))
