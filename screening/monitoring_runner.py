@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any, Callable
 
 from flask import Flask
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -149,7 +149,10 @@ def _clear_reason(alert: Alert, subject: Subject, snapshot: ListSnapshot, entry_
 def _process_chunk(app: Flask, session: Session, run: MonitoringRun, refs: list[str], snapshot: ListSnapshot,
                    entry_hashes: dict[str, str], threshold: float) -> dict[str, int]:
     """Re-score these subjects in the session's transaction: open alerts for new hits, clear vanished ones."""
-    subjects = {s.reference: s for s in session.scalars(select(Subject).where(Subject.reference.in_(refs)))}
+    # FOR SHARE (PostgreSQL): a DELETE of one of these subjects waits for this chunk's commit, then clears the alerts
+    # opened here; SQLite takes no row locks, see _drop_removed.
+    subjects = {s.reference: s for s in session.scalars(
+        select(Subject).where(Subject.reference.in_(refs)).with_for_update(read=True))}
     live: dict[str, list[Alert]] = {}
     for alert in session.scalars(select(Alert).where(Alert.subject_reference.in_(refs), Alert.live_key.is_not(None))):
         live.setdefault(alert.subject_reference, []).append(alert)
@@ -193,6 +196,24 @@ def _process_chunk(app: Flask, session: Session, run: MonitoringRun, refs: list[
     return {"opened": opened, "cleared": cleared, "rescored": len(subjects)}
 
 
+def _drop_removed(session: Session, run: MonitoringRun, refs: list[str]) -> int:
+    """Take back the alerts this chunk opened for subjects removed while it was scored; how many. On SQLite this
+    runs after the chunk's first write, holding the database's write lock, so no removal can slip in before the
+    commit."""
+    session.flush()
+    gone = set(refs) - set(session.scalars(select(Subject.reference).where(Subject.reference.in_(refs))))
+    if not gone:
+        return 0
+    stale = list(session.scalars(select(Alert.id).where(Alert.run_id == run.id, Alert.live_key.is_not(None),
+                                                         Alert.subject_reference.in_(gone))))
+    if stale:
+        session.execute(update(Alert).where(Alert.id.in_(stale)).values(
+            live_key=None, cleared_version=run.list_version, cleared_reason="subject removed"))
+        session.execute(delete(WebhookDelivery).where(WebhookDelivery.alert_id.in_(stale),
+                                                      WebhookDelivery.status == "pending"))
+    return len(stale)
+
+
 def _chunk_with_checkpoint(app: Flask, run: MonitoringRun, owner: str, refs: list[str], snapshot: ListSnapshot,
                            entry_hashes: dict[str, str], threshold: float, totals: dict[str, int]) -> bool:
     """Process one chunk and commit it with the run's progress if this runner still holds the run; whether it
@@ -206,6 +227,7 @@ def _chunk_with_checkpoint(app: Flask, run: MonitoringRun, owner: str, refs: lis
                       "hits_cleared": totals["cleared"] + counts["cleared"],
                       "lease_until": utcnow() + timedelta(seconds=app.config["JOB_LEASE_SECONDS"])}
             try:
+                values["alerts_opened"] -= _drop_removed(session, run, refs)
                 moved = session.execute(update(MonitoringRun).where(_held(owner, run.id)).values(**values))
                 if moved.rowcount != 1:
                     session.rollback()  # taken over (our lease ran out): the new holder does this chunk

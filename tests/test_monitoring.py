@@ -429,3 +429,4 @@ def test_an_incremental_run_finds_what_a_full_run_would(app: Flask, client: Flas
     full = runs(app)[-1]
     assert (full.kind, full.alerts_opened, full.hits_cleared) == ("full", 0, 0), \
         f"the incremental runs missed {full.alerts_opened} hits and kept {full.hits_cleared} gone ones"
+
