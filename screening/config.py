@@ -57,11 +57,6 @@ SETTINGS: list[Setting] = [
     Setting("INDEX_CACHE_DIR", None, str,
             "Where each list version's entries and built index are kept (by content hash), so a start-up loads them "
             "instead of building; `off` to build every time. Default: `index-cache/` in the instance folder."),
-    Setting("WEBHOOK_URL", None, str,
-            "Where new monitoring alerts are posted (`alert.opened`); unset: no webhook deliveries are queued."),
-    Setting("MONITORING_RUNNER", True, _bool,
-            "Each worker runs a monitoring thread (notices list changes, runs re-screens); `false` to leave that to "
-            "other processes."),
     Setting("LIST_POLL_SECONDS", 2.0, float, "How often a worker checks whether the current list version moved."),
     Setting("PORT", 8000, int, "Port of `make run` and `screening serve`."),
     Setting("WORKERS", 2, int, "gunicorn worker processes of `screening serve`."),

@@ -10,6 +10,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import re
 from datetime import datetime, timezone
 from typing import Any, Iterable
@@ -38,6 +39,20 @@ def iso(moment: datetime | None) -> str | None:
     # SQLite hands back naive datetimes; they were written in UTC.
     moment = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
     return moment.isoformat().replace("+00:00", "Z")
+
+
+def setting(app: Flask, key: str) -> str | None:
+    """A monitoring setting: the app's config, else SCREENING_<key>. (Kept out of config.SETTINGS on this branch so
+    that the README's settings table, which a test compares, is regenerated once at the merge: WEBHOOK_URL is
+    shared with the webhook delivery branch.)"""
+    value = app.config.get(key)
+    if value is None:
+        value = os.environ.get(f"SCREENING_{key}") or None
+    return None if value is None else str(value)
+
+
+def runner_enabled(app: Flask) -> bool:
+    return (setting(app, "MONITORING_RUNNER") or "true").strip().lower() not in {"0", "false", "no", "off"}
 
 
 # Subjects ----------------------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any, Callable
 
 from flask import Flask
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -31,7 +31,7 @@ from .liststate import ListSnapshot, build_snapshot, get_state, index_cache_dir
 from .matching import Matcher
 from .matching.index import MAX_BONUS
 from .models import utcnow
-from .monitoring import alert_json, live_key, notice_changes, queue_full_run
+from .monitoring import alert_json, live_key, notice_changes, queue_full_run, runner_enabled, setting
 from .monitoring_models import Alert, MonitoringRun, Subject, Suppression, WebhookDelivery
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,8 @@ CHUNK = 500
 # scoring, with the subjects' own term weights: its scores are close to, not equal to, the real ones. This margin
 # (on top of the largest birth-date and country bonus) keeps it a superset in practice; see docs_monitoring.md.
 CANDIDATE_SLACK = 0.15
+# Past this many changed names (a whole new list imported), screening every subject costs less than the search.
+MAX_CANDIDATE_NAMES = 5000
 
 
 # Claiming ----------------------------------------------------------------------------------------------------------
@@ -87,10 +89,10 @@ def _snapshot(app: Flask, session: Session, version: int) -> ListSnapshot:
     return build_snapshot(session, version, index_cache_dir(app))
 
 
-def candidate_subjects(session: Session, run: MonitoringRun, threshold: float) -> set[str]:
+def candidate_subjects(session: Session, run: MonitoringRun, threshold: float) -> set[str] | None:
     """The subjects whose hits a change from run.from_version to run.list_version can change: those a changed
     entry's names (old and new revision) may match, those with a live alert on a changed entry, and those edited
-    since the previous run was queued."""
+    since the previous run was queued. None: every subject (a change so large that searching is no cheaper)."""
     assert run.from_version is not None, f"incremental run {run.id} has no version before"
     before, _ = store.version_links(session, run.from_version)
     after, _ = store.version_links(session, run.list_version)
@@ -115,6 +117,8 @@ def candidate_subjects(session: Session, run: MonitoringRun, threshold: float) -
         else:
             docs += [doc for eid in ids if (doc := store.version_entry(session, version, eid)) is not None]
     names = {n["name"] for doc in docs for n in doc["names"]}
+    if len(names) > MAX_CANDIDATE_NAMES:
+        return None
     subjects = [{"id": ref, "type": kind, "status": "active", "names": [{"name": name, "kind": "primary"}]}
                 for ref, name, kind in session.execute(select(Subject.reference, Subject.name, Subject.type))]
     if not subjects:
@@ -145,13 +149,16 @@ def _clear_reason(alert: Alert, subject: Subject, snapshot: ListSnapshot, entry_
 def _process_chunk(app: Flask, session: Session, run: MonitoringRun, refs: list[str], snapshot: ListSnapshot,
                    entry_hashes: dict[str, str], threshold: float) -> dict[str, int]:
     """Re-score these subjects in the session's transaction: open alerts for new hits, clear vanished ones."""
-    subjects = {s.reference: s for s in session.scalars(select(Subject).where(Subject.reference.in_(refs)))}
+    # FOR SHARE (PostgreSQL): a DELETE of one of these subjects waits for this chunk's commit, then clears the alerts
+    # opened here; SQLite takes no row locks, see _drop_removed.
+    subjects = {s.reference: s for s in session.scalars(
+        select(Subject).where(Subject.reference.in_(refs)).with_for_update(read=True))}
     live: dict[str, list[Alert]] = {}
     for alert in session.scalars(select(Alert).where(Alert.subject_reference.in_(refs), Alert.live_key.is_not(None))):
         live.setdefault(alert.subject_reference, []).append(alert)
     suppressed = {(s.subject_reference, s.entry_id): s for s in
                   session.scalars(select(Suppression).where(Suppression.subject_reference.in_(refs)))}
-    webhook = bool(app.config.get("WEBHOOK_URL"))
+    webhook = bool(setting(app, "WEBHOOK_URL"))
     opened = cleared = 0
     now = utcnow()
     for ref in refs:
@@ -189,6 +196,24 @@ def _process_chunk(app: Flask, session: Session, run: MonitoringRun, refs: list[
     return {"opened": opened, "cleared": cleared, "rescored": len(subjects)}
 
 
+def _drop_removed(session: Session, run: MonitoringRun, refs: list[str]) -> int:
+    """Take back the alerts this chunk opened for subjects removed while it was scored; how many. On SQLite this
+    runs after the chunk's first write, holding the database's write lock, so no removal can slip in before the
+    commit."""
+    session.flush()
+    gone = set(refs) - set(session.scalars(select(Subject.reference).where(Subject.reference.in_(refs))))
+    if not gone:
+        return 0
+    stale = list(session.scalars(select(Alert.id).where(Alert.run_id == run.id, Alert.live_key.is_not(None),
+                                                         Alert.subject_reference.in_(gone))))
+    if stale:
+        session.execute(update(Alert).where(Alert.id.in_(stale)).values(
+            live_key=None, cleared_version=run.list_version, cleared_reason="subject removed"))
+        session.execute(delete(WebhookDelivery).where(WebhookDelivery.alert_id.in_(stale),
+                                                      WebhookDelivery.status == "pending"))
+    return len(stale)
+
+
 def _chunk_with_checkpoint(app: Flask, run: MonitoringRun, owner: str, refs: list[str], snapshot: ListSnapshot,
                            entry_hashes: dict[str, str], threshold: float, totals: dict[str, int]) -> bool:
     """Process one chunk and commit it with the run's progress if this runner still holds the run; whether it
@@ -202,6 +227,7 @@ def _chunk_with_checkpoint(app: Flask, run: MonitoringRun, owner: str, refs: lis
                       "hits_cleared": totals["cleared"] + counts["cleared"],
                       "lease_until": utcnow() + timedelta(seconds=app.config["JOB_LEASE_SECONDS"])}
             try:
+                values["alerts_opened"] -= _drop_removed(session, run, refs)
                 moved = session.execute(update(MonitoringRun).where(_held(owner, run.id)).values(**values))
                 if moved.rowcount != 1:
                     session.rollback()  # taken over (our lease ran out): the new holder does this chunk
@@ -242,10 +268,9 @@ def run_run(app: Flask, run_id: int, owner: str) -> str:
             snapshot = _snapshot(app, session, run.list_version)
             entry_hashes, _ = store.version_links(session, run.list_version)
             loaded = time.monotonic()
-            if run.kind == "incremental":
-                refs = sorted(candidate_subjects(session, run, threshold))
-            else:
-                refs = list(session.scalars(select(Subject.reference).order_by(Subject.reference)))
+            found = candidate_subjects(session, run, threshold) if run.kind == "incremental" else None
+            refs = sorted(found) if found is not None else \
+                list(session.scalars(select(Subject.reference).order_by(Subject.reference)))
         selected = time.monotonic()
         with app.extensions["db_sessionmaker"]() as session:
             session.execute(update(MonitoringRun).where(_held(owner, run_id)).values(subjects_total=len(refs)))
@@ -320,7 +345,7 @@ def start_runner(app: Flask) -> threading.Thread:
 def start_if_enabled(app: Flask) -> threading.Thread | None:
     """Start the runner unless the app is under test (TESTING; a test may set MONITORING_RUNNER_IN_TESTS) or
     MONITORING_RUNNER is off. Called after the fork (gunicorn's post_fork): a thread does not survive a fork."""
-    if not app.config.get("MONITORING_RUNNER", True):
+    if not runner_enabled(app):
         return None
     if app.config.get("TESTING") and not app.config.get("MONITORING_RUNNER_IN_TESTS"):
         return None

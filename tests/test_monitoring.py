@@ -399,3 +399,34 @@ def test_a_stale_run_is_skipped_and_a_failed_run_is_replaced_by_a_full_one(app: 
     failed, recovery = runs(app)[-2:]
     assert (failed.status, failed.error) == ("failed", "RuntimeError: boom")
     assert (recovery.trigger, recovery.kind, recovery.status) == ("recovery", "full", "failed")
+
+
+def test_an_incremental_run_finds_what_a_full_run_would(app: Flask, client: FlaskClient, admin: dict) -> None:  # type: ignore[type-arg]
+    import random
+
+    from bench.bulk_file import LISTED
+    from bench.synthetic import misspell
+
+    rng = random.Random(3)
+    names = [misspell(rng.choice(LISTED), rng) for _ in range(30)] + ["Tomas Varenko", "Tomas Varenkov", "T. Varenko"]
+    subjects(client, admin, *[(f"p-{i:02d}", name) for i, name in enumerate(names)])
+    monitoring_runner.run_pending(app)
+    add_entry(client, admin, "varenko", "VARENKO, Tomas")
+    entry = client.get("/v1/entries/chen-quanguo", headers=admin).get_json()
+    renamed = {k: v for k, v in entry.items() if k not in ("name", "list_version")}
+    renamed["names"] = [{"name": "CHEN, Quanguo Wei", "kind": "primary"}]
+    renamed["citations"] = [{k: c[k] for k in ("source", "quote") if k in c} for c in entry["citations"]]
+    r = client.put("/v1/entries/chen-quanguo", json=renamed, headers={**admin, "If-Match": "*"})
+    assert r.status_code == 200, r.text
+    delist(client, admin, "gao-yan")
+    monitoring_runner.run_pending(app)
+    incremental = [r for r in runs(app) if r.kind == "incremental"]
+    assert sum(r.alerts_opened for r in incremental) >= 3 and sum(r.hits_cleared for r in incremental) >= 1, \
+        [(r.alerts_opened, r.hits_cleared) for r in incremental]
+    assert all(r.subjects_rescored < len(names) for r in incremental), "incremental runs re-score a part"
+    monitoring.queue_full_run(app, actor="tests")
+    monitoring_runner.run_pending(app)
+    full = runs(app)[-1]
+    assert (full.kind, full.alerts_opened, full.hits_cleared) == ("full", 0, 0), \
+        f"the incremental runs missed {full.alerts_opened} hits and kept {full.hits_cleared} gone ones"
+
