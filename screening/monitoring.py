@@ -10,7 +10,6 @@ import csv
 import hashlib
 import io
 import json
-import os
 import re
 from datetime import datetime, timezone
 from typing import Any, Iterable
@@ -41,18 +40,8 @@ def iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def setting(app: Flask, key: str) -> str | None:
-    """A monitoring setting: the app's config, else SCREENING_<key>. (Kept out of config.SETTINGS on this branch so
-    that the README's settings table, which a test compares, is regenerated once at the merge: WEBHOOK_URL is
-    shared with the webhook delivery branch.)"""
-    value = app.config.get(key)
-    if value is None:
-        value = os.environ.get(f"SCREENING_{key}") or None
-    return None if value is None else str(value)
-
-
 def runner_enabled(app: Flask) -> bool:
-    return (setting(app, "MONITORING_RUNNER") or "true").strip().lower() not in {"0", "false", "no", "off"}
+    return bool(app.config.get("MONITORING_RUNNER", True))
 
 
 # Subjects ----------------------------------------------------------------------------------------------------------

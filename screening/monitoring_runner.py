@@ -31,14 +31,15 @@ from .liststate import ListSnapshot, build_snapshot, get_state, index_cache_dir
 from .matching import Matcher
 from .matching.index import MAX_BONUS
 from .models import utcnow
-from .monitoring import alert_json, live_key, notice_changes, queue_full_run, runner_enabled, setting
+from .monitoring import live_key, notice_changes, queue_full_run, runner_enabled
 from .monitoring_models import Alert, MonitoringRun, Subject, Suppression, WebhookDelivery
+from .notifications import enqueue_alert_opened
 
 log = logging.getLogger(__name__)
 CHUNK = 500
 # The candidate search screens changed entries' names against the subjects, the other way round from the real
 # scoring, with the subjects' own term weights: its scores are close to, not equal to, the real ones. This margin
-# (on top of the largest birth-date and country bonus) keeps it a superset in practice; see docs_monitoring.md.
+# (on top of the largest birth-date and country bonus) keeps it a superset in practice; see the README, *Ongoing monitoring*.
 CANDIDATE_SLACK = 0.15
 # Past this many changed names (a whole new list imported), screening every subject costs less than the search.
 MAX_CANDIDATE_NAMES = 5000
@@ -158,7 +159,6 @@ def _process_chunk(app: Flask, session: Session, run: MonitoringRun, refs: list[
         live.setdefault(alert.subject_reference, []).append(alert)
     suppressed = {(s.subject_reference, s.entry_id): s for s in
                   session.scalars(select(Suppression).where(Suppression.subject_reference.in_(refs)))}
-    webhook = bool(setting(app, "WEBHOOK_URL"))
     opened = cleared = 0
     now = utcnow()
     for ref in refs:
@@ -189,10 +189,9 @@ def _process_chunk(app: Flask, session: Session, run: MonitoringRun, refs: list[
                           run_id=run.id, created_at=now, updated_at=now)
             session.add(alert)
             opened += 1
-            if webhook:  # queued with the alert, in its transaction: the other side sends it (webhooks)
+            if app.config.get("WEBHOOK_URL"):  # queued with the alert, in its transaction (notifications sends it)
                 session.flush()  # the alert's id, for the payload
-                session.add(WebhookDelivery(alert_id=alert.id, event="alert.opened",
-                                            payload={"event": "alert.opened", "alert": alert_json(alert)}))
+                enqueue_alert_opened(session, app.config, alert)
     return {"opened": opened, "cleared": cleared, "rescored": len(subjects)}
 
 

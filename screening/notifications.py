@@ -8,7 +8,7 @@ on `X-Screening-Delivery`).
 
 Signature: `X-Screening-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>` with
 `X-Screening-Timestamp: <unix seconds>`; the timestamp is signed so a captured request cannot be replayed later
-(receivers refuse old timestamps). See docs_decisions.md for the receiver's check.
+(receivers refuse old timestamps). See the README (*Ongoing monitoring*) for the receiver's check.
 
 Redirects are never followed (a 3xx is a failed attempt): the URL is the only place the payload may go.
 """
@@ -104,13 +104,11 @@ def delivery_json(row: WebhookDelivery) -> dict[str, Any]:
 
 
 def alert_payload(alert: Alert) -> dict[str, Any]:
-    """What a receiver gets for a new alert: enough to triage without calling back (the hit, its scores and
-    citations), and the alert's id to decide it by."""
-    return {"event": "alert.opened", "alert": {
-        "id": alert.id, "subject_reference": alert.subject_reference, "subject_name": alert.subject_name,
-        "entry_id": alert.entry_id, "matched_name": alert.matched_name, "score": alert.score,
-        "status": alert.status, "list_version": alert.version_opened, "run_id": alert.run_id,
-        "explanation": alert.explanation, "citations": alert.citations, "opened_at": _iso(alert.created_at)}}
+    """What a receiver gets for a new alert: the alert as GET /v1/alerts/{id} gives it (the hit, its score,
+    explanation and citations, the versions around it), enough to triage without calling back."""
+    from .monitoring import alert_json
+
+    return {"event": "alert.opened", "alert": alert_json(alert)}
 
 
 def enqueue_alert_opened(session: Session, config: Any, alert: Alert) -> WebhookDelivery | None:

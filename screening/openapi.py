@@ -226,7 +226,7 @@ ALERT_ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
 
 
 def monitoring_paths() -> dict[str, Any]:
-    """Ongoing monitoring: subjects, runs, alerts (docs_monitoring.md)."""
+    """Ongoing monitoring: subjects, runs, alerts (README, *Ongoing monitoring*)."""
     page = [_query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
             _query("offset", {"type": "integer", "minimum": 0, "maximum": 10**9})]
     some = {"200": {"description": "OK", "content": _json(OBJECT)}, "400": PROBLEM}

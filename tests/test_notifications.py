@@ -1,5 +1,5 @@
 """Webhook deliveries on SQLite and PostgreSQL: signed with the documented scheme (checked by the recipe of
-docs_decisions.md itself), retried with back-off on an injected clock, every attempt recorded, leases that let one
+the README itself), retried with back-off on an injected clock, every attempt recorded, leases that let one
 worker only make an attempt, no redirect followed, the delivery thread working on its own."""
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ SECRET = "whsec-test-0123456789"
 
 
 def _recipe() -> Callable[..., bool]:
-    text = (ROOT / "docs_decisions.md").read_text(encoding="utf-8")
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
     block = re.search(r"<!-- recipe:start -->\s*```python\n(.*?)```\s*<!-- recipe:end -->", text, re.S)
-    assert block, "docs_decisions.md must hold the verification recipe between its markers"
+    assert block, "README.md (Ongoing monitoring) must hold the verification recipe between its markers"
     namespace: dict[str, Any] = {}
-    exec(compile(block.group(1), "docs_decisions.md", "exec"), namespace)  # noqa: S102 - our own documentation
+    exec(compile(block.group(1), "README.md", "exec"), namespace)  # noqa: S102 - our own documentation
     return namespace["verify_screening_webhook"]
 
 
