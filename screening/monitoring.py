@@ -203,11 +203,6 @@ def live_key(reference: str, entry_id: str) -> str:
     return f"{reference}\x1f{entry_id}"
 
 
-def decision_json(decision: AlertDecision) -> dict[str, Any]:
-    return {"id": decision.id, "decision": decision.decision, "note": decision.note, "actor": decision.actor,
-            "created_at": iso(decision.created_at)}
-
-
 def alert_json(alert: Alert, decisions: list[AlertDecision] | None = None) -> dict[str, Any]:
     """An alert as the API and the webhook show it; `decisions` (oldest first) only when given."""
     out = {"id": alert.id, "status": alert.status, "live": alert.live_key is not None,
@@ -219,6 +214,8 @@ def alert_json(alert: Alert, decisions: list[AlertDecision] | None = None) -> di
            "cleared_version": alert.cleared_version, "cleared_reason": alert.cleared_reason,
            "created_at": iso(alert.created_at), "updated_at": iso(alert.updated_at)}
     if decisions is not None:
+        from .decisions import decision_json  # the one shape of a decision, as the decision endpoint answers it
+
         out["decisions"] = [decision_json(d) for d in decisions]
     return out
 
