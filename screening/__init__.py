@@ -18,8 +18,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(settings_from_env())
     app.config.update(config or {})
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
-    from . import db, errors, liststate, observability
-    from .api import admin, audit, bulk, entries, guard, jobs, ops, screen
+    from . import db, errors, liststate, monitoring_runner, notifications, observability
+    from .api import admin, audit, bulk, decisions, entries, guard, jobs, monitoring, ops, screen
 
     observability.configure_logging(app.config["LOG_LEVEL"])
     db.init_app(app)
@@ -27,6 +27,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     observability.init_app(app)
     guard.init_app(app)  # after the request id and the size limits: a refusal here is logged like any answer
     liststate.init_app(app)
-    for module in (ops, screen, bulk, jobs, entries, admin, audit):
+    notifications.init_app(app)  # the webhook delivery thread, started per worker process (off in tests)
+    monitoring_runner.init_app(app)
+    for module in (ops, screen, bulk, jobs, entries, admin, audit, monitoring, decisions):
         app.register_blueprint(module.bp)
     return app

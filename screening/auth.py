@@ -20,7 +20,9 @@ from .db import get_session
 from .errors import ApiError
 from .models import ApiKey, utcnow
 
-ROLES = ("screener", "admin")
+ROLES = ("screener", "analyst", "admin")
+# Each role includes the ones before it: an analyst screens and decides alerts, an admin also runs the service.
+RANK = {role: rank for rank, role in enumerate(ROLES)}
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -78,14 +80,17 @@ def current_principal() -> Principal:
 
 
 def require(role: str) -> Callable[[F], F]:
-    """Route decorator: a valid key (401 otherwise) with `role`, admin implying screener (403 otherwise)."""
+    """Route decorator: a valid key (401 otherwise) with `role` or a higher one in ROLES (403 otherwise)."""
+    if role not in RANK:
+        raise ValueError(f"unknown role {role!r}")
 
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             principal = current_principal()
-            if role == "admin" and principal.role != "admin":
-                raise ApiError(403, "Forbidden", "This needs a key with the admin role.", slug="forbidden")
+            if RANK.get(principal.role, -1) < RANK[role]:
+                raise ApiError(403, "Forbidden", f"This needs a key with the {role} role"
+                               + (" or a higher one." if role != ROLES[-1] else "."), slug="forbidden")
             g.principal = principal
             return view(*args, **kwargs)
 

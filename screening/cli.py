@@ -13,6 +13,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from . import create_app, store
+from .auth import ROLES
 from .config import settings_from_env
 
 
@@ -91,7 +92,7 @@ def keys() -> None:
 
 
 @keys.command("create")
-@click.option("--role", type=click.Choice(["screener", "admin"]), required=True)
+@click.option("--role", type=click.Choice(list(ROLES)), required=True)
 @click.option("--label", default=None, help="A name for the key's holder; the audit log shows it.")
 def keys_create(role: str, label: str | None) -> None:
     """Print a new key once, alone on the last line."""
@@ -348,6 +349,59 @@ def screen(name: str, name_type: str, threshold: float | None, limit: int) -> No
                           ensure_ascii=False, indent=2))
 
 
+@main.group("monitor")
+def monitor() -> None:
+    """Ongoing monitoring: subjects and re-screen runs."""
+
+
+@monitor.command("import")
+@click.argument("input_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--actor", default="cli", show_default=True)
+@click.option("--batch", type=int, default=2000, show_default=True, help="Subjects committed together.")
+def monitor_import(input_path: Path, actor: str, batch: int) -> None:
+    """Add or update subjects from a CSV (reference,name,type,birth_date,country; other columns kept as metadata),
+    with a progress bar; invalid lines are reported with their number and skipped."""
+    from tqdm import tqdm
+
+    from . import monitoring
+
+    app = _app()
+    try:
+        items = monitoring.parse_csv(input_path.read_text(encoding="utf-8-sig"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        click.echo(f"refused: {exc}", err=True)
+        sys.exit(2)
+    totals = {"created": 0, "updated": 0, "unchanged": 0}
+    errors: list[dict[str, object]] = []
+    with _session(app) as session, tqdm(total=len(items), unit="subject", dynamic_ncols=True,
+                                        desc=input_path.name) as bar:
+        for start in range(0, len(items), batch):
+            chunk = items[start:start + batch]
+            report = monitoring.upsert_subjects(session, chunk, actor=actor, label="line")
+            session.commit()
+            for key in totals:
+                totals[key] += report[key]
+            errors += report["errors"]
+            bar.update(len(chunk))
+    for error in errors[:100]:
+        click.echo(f"line {error['line']}: {error['field']}: {error['message']}", err=True)
+    click.echo(json.dumps({**totals, "errors": len(errors)}))
+    if errors:
+        sys.exit(1)
+
+
+@monitor.command("run")
+@click.option("--full", is_flag=True, help="Queue a full re-screen first.")
+def monitor_run(full: bool) -> None:
+    """Notice list changes and run the queued re-screens in this process (the workers' runners do the same)."""
+    from . import monitoring, monitoring_runner
+
+    app = _app()
+    if full:
+        monitoring.queue_full_run(app, actor="cli")
+    click.echo(json.dumps({"runs": monitoring_runner.run_pending(app)}))
+
+
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=None, help="Default: SCREENING_PORT or 8000.")
@@ -359,9 +413,13 @@ def serve(host: str, port: int | None, workers: int | None, dev: bool) -> None:
     port = port or settings["PORT"]
     if dev:
         from .jobs import start_runner
+        from .monitoring_runner import start_if_enabled
+        from .notifications import start_worker
 
         app = _app()
         start_runner(app)
+        start_if_enabled(app)
+        start_worker(app)  # webhook deliveries, when SCREENING_WEBHOOK_URL is set
         app.run(host=host, port=port, debug=False)
         return
     os.environ["SCREENING_BIND"] = f"{host}:{port}"

@@ -67,6 +67,18 @@ SETTINGS: list[Setting] = [
     Setting("PUBLIC_METRICS", True, _bool,
             "`/metrics` answers without an API key; `false` requires a valid key of any role. "
             "(`/healthz` and `/readyz` never need one.)"),
+    Setting("MONITORING_RUNNER", True, _bool,
+            "Each gunicorn worker runs a monitoring runner thread (re-screens subjects after list changes)."),
+    Setting("FOUR_EYES", False, _bool,
+            "A `true_match` decision on an alert needs a second `true_match` (or `confirm`) from a different API key; "
+            "until then the alert is `pending_confirmation`."),
+    Setting("WEBHOOK_URL", None, str,
+            "Where new alerts are POSTed (JSON, signed; see the README, *Ongoing monitoring*). Unset: no webhook deliveries."),
+    Setting("WEBHOOK_SECRET", None, str,
+            "Key of the HMAC-SHA256 signature of webhook deliveries (`X-Screening-Signature`)."),
+    Setting("WEBHOOK_MAX_ATTEMPTS", 8, int,
+            "Attempts at one webhook delivery (waits of 10 s doubling, at most 1 h) before it is marked failed."),
+    Setting("WEBHOOK_POLL_SECONDS", 2.0, float, "How often a worker's delivery thread looks for due deliveries."),
     Setting("PUBLIC_DOCS", True, _bool,
             "`/docs` and `/openapi.json` answer without an API key; `false` requires a valid key of any role."),
 ]

@@ -102,6 +102,11 @@ def post_fork(server, worker):  # type: ignore[no-untyped-def]
     for key in ("db_engine", "db_write_engine"):
         app.extensions[key].dispose(close=False)
     start_runner(app)  # each worker also runs bulk jobs, one at a time
+    from screening.monitoring_runner import start_if_enabled
+    from screening.notifications import start_worker
+
+    start_if_enabled(app)  # and notices list changes, re-screening the monitored subjects
+    start_worker(app)  # and delivers webhooks (when SCREENING_WEBHOOK_URL is set)
 
 
 def child_exit(server, worker):  # type: ignore[no-untyped-def]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,6 +26,16 @@ class MatchCitation(BaseModel):
     note: str | None = None
 
 
+class MatchDecision(BaseModel):
+    """The standing decision on this (reference, entry) pair, when the screening gave a `reference` and the entry
+    is unchanged since the decision."""
+
+    status: Literal["false_positive", "true_match", "pending_confirmation"]
+    alert_id: int
+    decided_at: str | None = None
+    note: str | None = None
+
+
 class Match(BaseModel):
     entry_id: str
     name: str
@@ -36,6 +46,56 @@ class Match(BaseModel):
     programs: list[str]
     explanation: dict[str, Any]
     citations: list[MatchCitation] = Field(min_length=1)
+    decision: MatchDecision | None = None  # only with a `reference`, on a pair decided on an alert
+
+
+class DecisionRequest(BaseModel):
+    """A decision on an alert. `true_match` with SCREENING_FOUR_EYES=true leaves the alert pending_confirmation
+    until a `true_match` or `confirm` from a different API key; `reverse` undoes the standing decision."""
+
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["true_match", "false_positive", "confirm", "reverse"]
+    note: str = Field(min_length=1, max_length=2000, pattern=NAME_TEXT, description="Why; required, not blank.")
+
+
+class AlertDecisionRecord(BaseModel):
+    id: int
+    decision: Literal["true_match", "false_positive", "confirm", "reverse"]
+    note: str
+    actor: str
+    key_id: str | None
+    decided_at: str | None
+
+
+class DecisionResponse(BaseModel):
+    alert_id: int
+    status: Literal["open", "pending_confirmation", "true_match", "false_positive"]
+    subject_reference: str
+    entry_id: str
+    decisions: list[AlertDecisionRecord]
+
+
+class DeliveryAttempt(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    at: str | None
+    status_code: int | None
+    error: str | None
+
+
+class Delivery(BaseModel):
+    id: int
+    event: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    attempts_log: list[DeliveryAttempt]
+    next_attempt_at: str | None
+    created_at: str | None
+    delivered_at: str | None
+
+
+class DeliveriesResponse(BaseModel):
+    alert_id: int
+    deliveries: list[Delivery]
 
 
 class RecordCitation(MatchCitation):
@@ -94,9 +154,28 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = None
 
 
+class SubjectIn(BaseModel):
+    """A monitored subject as POST /v1/monitoring/subjects takes it (upserted by reference)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reference: str = Field(max_length=200, json_schema_extra={"pattern": r"^[^\u0000/]*[^\s/][^\u0000/]*$"})
+    name: str = Field(max_length=500, json_schema_extra={"pattern": NAME_TEXT})
+    type: Literal["person", "organization", "any"] = "any"
+    birth_date: str | None = Field(default=None, pattern=r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$")
+    country: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class FullRunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["full"]
+
+
 MODELS: list[type[BaseModel]] = [ScreenQuery, BatchQuery, BatchRequest, ScreenResponse, BatchResponse, Match,
                                  MatchCitation, QueryEcho, BatchResult, Problem, FieldError, Entry, EntryRecord,
-                                 RecordCitation, Source]
+                                 RecordCitation, Source, MatchDecision, DecisionRequest, AlertDecisionRecord,
+                                 DecisionResponse, DeliveryAttempt, Delivery, DeliveriesResponse, SubjectIn,
+                                 FullRunRequest]
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -141,6 +220,61 @@ IF_MATCH = {"name": "If-Match", "in": "header", "required": True,
             "schema": {"type": "string", "pattern": r'^(\*|(W/)?"[0-9]{1,10}"|(W/)?[0-9]{1,10})$'},
             "description": 'The ETag of GET /v1/entries/{entry_id} (W/"<list version>"); 409 if the list moved '
                            "since, 428 if absent. `*` overwrites whatever is current."}
+
+
+ALERT_ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+
+
+def monitoring_paths() -> dict[str, Any]:
+    """Ongoing monitoring: subjects, runs, alerts (README, *Ongoing monitoring*)."""
+    page = [_query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+            _query("offset", {"type": "integer", "minimum": 0, "maximum": 10**9})]
+    some = {"200": {"description": "OK", "content": _json(OBJECT)}, "400": PROBLEM}
+    short = {"type": "string", "maxLength": 200, "pattern": STORABLE_TEXT}
+    when = {"type": "string", "format": "date-time"}
+    reference = _path("reference", {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[^/\u0000]+$"})
+    an_id = {"type": "integer", "minimum": 1}
+    subjects_body = {"application/json": {"schema": {"oneOf": [
+                         _ref("SubjectIn"), {"type": "array", "items": _ref("SubjectIn"), "minItems": 1}]}},
+                     "text/csv": {"schema": {"type": "string"}}}
+    return {
+        "/v1/monitoring/subjects": {
+            "post": _op("Add or update monitored subjects (admin): one JSON object, a JSON array, or a CSV "
+                        "(reference,name,type,birth_date,country; other columns kept as metadata)",
+                        {"200": {"description": "All stored", "content": _json(OBJECT)},
+                         "207": {"description": "The valid ones stored; the others' errors by index or line",
+                                 "content": _json(OBJECT)}, "400": PROBLEM, "413": PROBLEM},
+                        body=subjects_body, tag="monitoring"),
+            "get": _op("Monitored subjects, by reference", some, tag="monitoring", params=page + [
+                _query("cursor", short, description="next_cursor of the previous page (offset is then ignored)"),
+                _query("q", {"type": "string", "maxLength": 500, "pattern": STORABLE_TEXT},
+                       description="part of the name or the reference"),
+                _query("type", {"type": "string", "enum": ["person", "organization", "any"]}),
+                _query("updated_since", when)])},
+        "/v1/monitoring/subjects/{reference}": {
+            "get": _op("One subject", {"200": {"description": "The subject", "content": _json(OBJECT)},
+                                       "404": PROBLEM}, params=[reference], tag="monitoring"),
+            "delete": _op("Stop monitoring a subject (admin); its live alerts are cleared",
+                          {"204": {"description": "Removed"}, "404": PROBLEM}, params=[reference], tag="monitoring")},
+        "/v1/monitoring/runs": {
+            "post": _op("Queue a full re-screen of every subject (admin)",
+                        {"202": {"description": "Queued", "content": _json(OBJECT)}, "400": PROBLEM, "409": PROBLEM},
+                        body=_json(_ref("FullRunRequest")), tag="monitoring"),
+            "get": _op("Re-screen runs, newest first", some, params=page, tag="monitoring")},
+        "/v1/monitoring/runs/{run_id}": {
+            "get": _op("One run: counts and timings", {"200": {"description": "The run", "content": _json(OBJECT)},
+                                                      "404": PROBLEM}, params=[_path("run_id", an_id)],
+                       tag="monitoring")},
+        "/v1/alerts": {
+            "get": _op("Alerts, newest first", some, tag="monitoring", params=page + [
+                _query("status", {"type": "string", "enum": ["open", "pending_confirmation", "true_match",
+                                                             "false_positive", "live", "cleared"]}),
+                _query("reference", short), _query("entry_id", short), _query("since", when)])},
+        "/v1/alerts/{alert_id}": {
+            "get": _op("One alert with its decisions", {"200": {"description": "The alert", "content": _json(OBJECT)},
+                                                        "404": PROBLEM}, params=[_path("alert_id", ALERT_ID)],
+                       tag="monitoring")},
+    }
 
 
 def build_spec() -> dict[str, Any]:
@@ -246,7 +380,7 @@ def build_spec() -> dict[str, Any]:
             params=[_path("version", {"type": "integer", "minimum": 0})], tag="admin")},
         "/v1/audit": {"get": _op("The audit trail (admin)", {"200": {"description": "Events", "content": _json(OBJECT)},
                                                              "400": PROBLEM},
-                                 params=[_query("kind", {"type": "string", "enum": ["list", "screening"]}),
+                                 params=[_query("kind", {"type": "string", "enum": ["list", "screening", "monitoring"]}),
                                          _query("actor", TEXT), _query("reference", TEXT),
                                          _query("since", {"type": "string", "format": "date-time"}),
                                          _query("until", {"type": "string", "format": "date-time"}),
@@ -254,6 +388,17 @@ def build_spec() -> dict[str, Any]:
                                          _query("cursor", {"type": "string", "pattern": "^[0-9]{1,18}$",
                                                            "description": "next_cursor of the previous page"})],
                                  tag="admin")},
+        "/v1/alerts/{alert_id}/decision": {"post": _op(
+            "Decide an alert (analyst or admin): true_match, false_positive (suppresses the hit until the entry or the "
+            "subject changes), confirm (four-eyes, another key), reverse",
+            {"200": {"description": "The alert's status and decisions", "content": _json(_ref("DecisionResponse"))},
+             "400": PROBLEM, "404": PROBLEM, "409": PROBLEM},
+            body=_json(_ref("DecisionRequest")), params=[_path("alert_id", ALERT_ID)], tag="monitoring")},
+        "/v1/alerts/{alert_id}/deliveries": {"get": _op(
+            "The alert's webhook deliveries and every attempt (admin)",
+            {"200": {"description": "Deliveries", "content": _json(_ref("DeliveriesResponse"))}, "404": PROBLEM},
+            params=[_path("alert_id", ALERT_ID)], tag="monitoring")},
+        **monitoring_paths(),
         "/healthz": {"get": _op("Process up", {"200": {"description": "ok", "content": _json(OBJECT)}},
                                 secured=False, tag="operations")},
         "/readyz": {"get": _op("Database reachable and list loaded",

@@ -16,7 +16,7 @@ from ..models import AuditEvent, utcnow
 from .entries import int_arg
 
 bp = Blueprint("audit", __name__, url_prefix="/v1")
-KINDS = ("list", "screening")
+KINDS = ("list", "screening", "monitoring")
 
 
 def _time_arg(name: str) -> datetime | None:
@@ -43,8 +43,8 @@ def event_json(event: AuditEvent) -> dict[str, Any]:
 def audit() -> Any:
     kind = request.args.get("kind")
     if kind is not None and kind not in KINDS:
-        raise ApiError(400, "Invalid request", "kind must be list or screening.",
-                       errors=[{"field": "kind", "message": "must be list or screening"}], slug="validation")
+        raise ApiError(400, "Invalid request", f"kind must be one of {', '.join(KINDS)}.",
+                       errors=[{"field": "kind", "message": f"must be one of {', '.join(KINDS)}"}], slug="validation")
     limit = int_arg("limit", 100, 1, 1000)
     cursor = request.args.get("cursor")
     if cursor is not None and not (cursor.isascii() and cursor.isdigit() and int(cursor) < 2**63):

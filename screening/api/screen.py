@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, request
 from pydantic import ValidationError
 
-from .. import store
+from .. import decisions, store
 from ..auth import require
 from ..db import get_session
 from ..errors import ApiError, validation_errors
@@ -75,6 +75,7 @@ def _respond_single(query: ScreenQuery) -> dict[str, Any]:
     _check_name_length(query)
     snapshot = get_state(current_app).snapshot()
     body, audit = screen_one(query, snapshot)
+    decisions.mark_decided(get_session(), [(query.reference, body["matches"])], snapshot.entries)
     _record(snapshot, [audit], [query.reference])
     record_screenings("api", 1, len(body["matches"]), snapshot.version)
     return {"screening_id": body["screening_id"], "list_version": snapshot.version,
@@ -133,6 +134,8 @@ def screen_batch() -> Any:
         one, audit = screen_one(q, snapshot)
         results.append({"id": q.id, **one})
         audits.append({**audit, "batch_query_id": q.id})
+    decisions.mark_decided(get_session(), [(r["query"]["reference"], r["matches"]) for r in results],
+                           snapshot.entries)
     _record(snapshot, audits, [q.reference for q in queries])
     record_screenings("batch", len(results), sum(len(r["matches"]) for r in results), snapshot.version)
     return {"list_version": snapshot.version, "results": results}

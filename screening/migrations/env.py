@@ -4,6 +4,7 @@ from alembic import context
 
 from screening.db import make_engine
 from screening.models import Base
+import screening.monitoring_models  # noqa: F401,E402 - its tables join Base.metadata
 
 config = context.config
 target_metadata = Base.metadata
