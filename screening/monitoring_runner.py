@@ -147,8 +147,26 @@ def _clear_reason(alert: Alert, subject: Subject, snapshot: ListSnapshot, entry_
     return "no longer matches"
 
 
+# Subjects repeat names (a bank's customers share common ones): a run screens each (name, type, birth date, country)
+# once, as a bulk file does, and remembers at most this many results.
+SCREEN_MEMO_SIZE = 200_000
+ScreenMemo = dict[tuple[str, str, str | None, str | None], tuple[Any, list[Any]]]
+
+
+def _screen(snapshot: ListSnapshot, subject: Subject, threshold: float, memo: ScreenMemo) -> tuple[Any, list[Any]]:
+    key = (subject.name, subject.type, subject.birth_date, subject.country)
+    found = memo.get(key)
+    if found is None:
+        if len(memo) >= SCREEN_MEMO_SIZE:
+            memo.clear()
+        found = memo[key] = snapshot.matcher.screen(subject.name, type=subject.type,  # type: ignore[arg-type]
+                                                    threshold=threshold, limit=100, birth_date=subject.birth_date,
+                                                    country=subject.country)
+    return found
+
+
 def _process_chunk(app: Flask, session: Session, run: MonitoringRun, refs: list[str], snapshot: ListSnapshot,
-                   entry_hashes: dict[str, str], threshold: float) -> dict[str, int]:
+                   entry_hashes: dict[str, str], threshold: float, memo: ScreenMemo) -> dict[str, int]:
     """Re-score these subjects in the session's transaction: open alerts for new hits, clear vanished ones."""
     # FOR SHARE (PostgreSQL): a DELETE of one of these subjects waits for this chunk's commit, then clears the alerts
     # opened here; SQLite takes no row locks, see _drop_removed.
@@ -165,8 +183,7 @@ def _process_chunk(app: Flask, session: Session, run: MonitoringRun, refs: list[
         subject = subjects.get(ref)
         if subject is None:
             continue  # removed since the run began: its alerts were cleared then
-        query, matches = snapshot.matcher.screen(subject.name, type=subject.type, threshold=threshold,  # type: ignore[arg-type]
-                                                 limit=100, birth_date=subject.birth_date, country=subject.country)
+        query, matches = _screen(snapshot, subject, threshold, memo)
         hits = {m.entry_id: m for m in matches}
         for alert in live.get(ref, []):
             if alert.entry_id not in hits:
@@ -214,12 +231,13 @@ def _drop_removed(session: Session, run: MonitoringRun, refs: list[str]) -> int:
 
 
 def _chunk_with_checkpoint(app: Flask, run: MonitoringRun, owner: str, refs: list[str], snapshot: ListSnapshot,
-                           entry_hashes: dict[str, str], threshold: float, totals: dict[str, int]) -> bool:
+                           entry_hashes: dict[str, str], threshold: float, totals: dict[str, int],
+                           memo: ScreenMemo) -> bool:
     """Process one chunk and commit it with the run's progress if this runner still holds the run; whether it
     does. A live_key conflict (the alert is open already) rolls the chunk back and does it again."""
     for attempt in range(3):
         with app.extensions["db_sessionmaker"]() as session:
-            counts = _process_chunk(app, session, run, refs, snapshot, entry_hashes, threshold)
+            counts = _process_chunk(app, session, run, refs, snapshot, entry_hashes, threshold, memo)
             values = {"cursor": refs[-1], "subjects_done": totals["done"] + len(refs),
                       "subjects_rescored": totals["rescored"] + counts["rescored"],
                       "alerts_opened": totals["opened"] + counts["opened"],
@@ -277,9 +295,10 @@ def run_run(app: Flask, run_id: int, owner: str) -> str:
         todo = [r for r in refs if run.cursor is None or r > run.cursor]
         totals = {"done": run.subjects_done, "rescored": run.subjects_rescored, "opened": run.alerts_opened,
                   "cleared": run.hits_cleared}
+        memo: ScreenMemo = {}
         for start in range(0, len(todo), CHUNK):
             if not _chunk_with_checkpoint(app, run, owner, todo[start:start + CHUNK], snapshot, entry_hashes,
-                                          threshold, totals):
+                                          threshold, totals, memo):
                 log.warning("monitoring run %s was taken over by another worker; stopping", run_id)
                 return "lost"
         timings = {**(run.timings or {}), "load": round(loaded - started, 3), "select": round(selected - loaded, 3),

@@ -282,6 +282,19 @@ def test_a_full_run_rescreens_every_subject(app: Flask, client: FlaskClient, adm
     assert client.get("/v1/monitoring/runs/999999999999", headers=screener).status_code == 404
 
 
+def test_a_run_screens_a_repeated_name_once_and_alerts_every_subject(app: Flask, client: FlaskClient,  # type: ignore[type-arg]
+                                                                      admin: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    from screening.matching import Matcher
+
+    screened: list[str] = []
+    real = Matcher.screen
+    monkeypatch.setattr(Matcher, "screen", lambda self, name, **kw: screened.append(name) or real(self, name, **kw))
+    subjects(client, admin, ("a", "Chen Quanguo"), ("b", "Chen Quanguo"), ("c", "Nobody Atall"))
+    monitoring_runner.run_pending(app)
+    assert sorted(screened) == ["Chen Quanguo", "Nobody Atall"], screened
+    assert sorted(a.subject_reference for a in alerts(app)) == ["a", "b"]
+
+
 def test_a_new_matcher_queues_a_full_run(app: Flask, client: FlaskClient, admin: dict,  # type: ignore[type-arg]
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     subjects(client, admin, ("a", "Chen Quanguo"))
