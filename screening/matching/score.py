@@ -136,29 +136,31 @@ def _base(unit: Unit) -> float:
     return sum(map(base_weight, unit))
 
 
+def _unpartnered(units: tuple[Unit, ...], weights: list[float], used: set[int],
+                 left: list[tuple[Unit, float]]) -> tuple[float, float]:
+    """Add one side's parts without a partner to `left`; their weight and the heaviest one's base weight. A part
+    repeated on its own side (Ali Ali Abkar) adds nothing when its twin found a partner."""
+    weight = heaviest = 0.0
+    if len(used) < len(units):
+        matched = {units[i] for i in used}
+        for i, unit in enumerate(units):
+            if i not in used and unit not in matched:
+                left.append((unit, weights[i]))
+                weight += weights[i]
+                heaviest = max(heaviest, _base(unit))
+    return weight, heaviest
+
+
 def _leftover_cost(query: tuple[Unit, ...], listed: tuple[Unit, ...], wq: list[float], wl: list[float],
                    used_q: set[int], used_l: set[int], matched: tuple[float, float], matched_weight: float,
                    costs: Costs) -> tuple[float, bool, bool]:
     """The cost of the parts without a partner, whether they contradict each other, and whether what matched
     (its weight per side, its heaviest part, in general weights) is evidence enough for an omission
     (Costs.evidence_enough)."""
-    # A part repeated on its own side (Ali Ali Abkar) adds nothing when its twin found a partner.
     left: list[tuple[Unit, float]] = []
-    weight_q = weight_l = heaviest = 0.0
-    if len(used_q) < len(query):
-        matched_q = {query[i] for i in used_q}
-        for i, unit in enumerate(query):
-            if i not in used_q and unit not in matched_q:
-                left.append((unit, wq[i]))
-                weight_q += wq[i]
-                heaviest = max(heaviest, _base(unit))
-    if len(used_l) < len(listed):
-        matched_l = {listed[j] for j in used_l}
-        for j, unit in enumerate(listed):
-            if j not in used_l and unit not in matched_l:
-                left.append((unit, wl[j]))
-                weight_l += wl[j]
-                heaviest = max(heaviest, _base(unit))
+    weight_q, heaviest_q = _unpartnered(query, wq, used_q, left)
+    weight_l, heaviest_l = _unpartnered(listed, wl, used_l, left)
+    heaviest = max(heaviest_q, heaviest_l)
     evidence = costs.evidence_enough(matched[0], matched[1], heaviest)
     if weight_q > CONTRADICTION_WEIGHT and weight_l > CONTRADICTION_WEIGHT:
         return sum(max(w, SUBSTITUTION_COST) for _, w in left), True, evidence
