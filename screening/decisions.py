@@ -9,7 +9,6 @@ the audit record are written in the same transaction as that UPDATE.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from sqlalchemy import delete, select, update
@@ -20,7 +19,7 @@ from . import store
 from .auth import Principal
 from .errors import ApiError
 from .listfile import content_hash
-from .models import utcnow
+from .models import iso_utc, utcnow
 from .monitoring_models import Alert, AlertDecision, Subject, Suppression
 
 DECISIONS = ("true_match", "false_positive", "confirm", "reverse")
@@ -59,17 +58,9 @@ def parse_request(body: Any) -> DecisionRequest:
     return DecisionRequest(decision, note)
 
 
-def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:  # SQLite gives naive datetimes back; they were written in UTC
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def decision_json(row: AlertDecision) -> dict[str, Any]:
     return {"id": row.id, "decision": row.decision, "note": row.note, "actor": row.actor, "key_id": row.key_id,
-            "decided_at": _iso(row.created_at)}
+            "decided_at": iso_utc(row.created_at, "seconds")}
 
 
 def decisions_of(session: Session, alert_id: int) -> list[AlertDecision]:
@@ -220,5 +211,5 @@ def mark_decided(session: Session, results: Iterable[tuple[str | None, list[dict
             mark = marks.get((ref, match["entry_id"]))
             if mark is not None:
                 row = last.get(mark["alert_id"])
-                match["decision"] = {**mark, "decided_at": _iso(row.created_at) if row else None,
+                match["decision"] = {**mark, "decided_at": iso_utc(row.created_at, "seconds") if row else None,
                                      "note": row.note if row else None}

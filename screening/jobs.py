@@ -22,7 +22,7 @@ import stat
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator
@@ -33,9 +33,10 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, aliased
 
 from . import bulk, store
+from .background import Backoff, poll_loop  # noqa: F401 - Backoff: the runner's waits, tested here
 from .config import default_threshold
 from .liststate import get_state
-from .models import Job, utcnow
+from .models import Job, as_utc, iso_utc, utcnow
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
@@ -43,7 +44,6 @@ UNFINISHED = ("queued", "running")
 FINISHED = ("done", "failed", "cancelled")
 SWEEP_SECONDS = 600.0  # how often a runner removes jobs past their retention
 YIELD_CHECK_SECONDS = 5.0  # how often a running job looks whether it should give its runner to another key
-BACKOFF_FIRST, BACKOFF_CAP = 1.0, 60.0  # the runner's wait after a failure, doubling up to the cap
 
 
 # Files -------------------------------------------------------------------------------------------------------------
@@ -81,19 +81,11 @@ def remove_files(app: Flask, job_id: str) -> None:
 
 # API side ----------------------------------------------------------------------------------------------------------
 
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; they were written in UTC.
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
-
-
 def job_json(job: Job) -> dict[str, Any]:
-    def iso(moment: datetime | None) -> str | None:
-        return _utc(moment).isoformat().replace("+00:00", "Z") if moment else None
-
     return {"job_id": job.id, "status": job.status, "rows_total": job.rows_total, "rows_done": job.rows_done,
             "rows_matched": job.rows_matched, "error": job.error, "list_version": job.list_version,
-            "attempts": job.attempts, "created_at": iso(job.created_at), "updated_at": iso(job.updated_at),
-            "finished_at": iso(job.finished_at)}
+            "attempts": job.attempts, "created_at": iso_utc(job.created_at), "updated_at": iso_utc(job.updated_at),
+            "finished_at": iso_utc(job.finished_at)}
 
 
 def create_job(app: Flask, upload: Any, options: bulk.BulkOptions, actor: str, owner_key_id: str | None) -> Job:
@@ -139,7 +131,7 @@ def cancel_job(app: Flask, job_id: str) -> tuple[str, Job | None]:
                     remove_files(app, job_id)
                     return "removed", None
                 continue
-            live = job.status == "running" and job.lease_until is not None and _utc(job.lease_until) >= now
+            live = job.status == "running" and job.lease_until is not None and as_utc(job.lease_until) >= now
             moved = session.execute(update(Job).where(Job.id == job_id, Job.status.in_(UNFINISHED)).values(
                 status="cancelled", error="cancelled by the client", finished_at=now, updated_at=now,
                 lease_until=None))
@@ -394,51 +386,21 @@ def run_pending(app: Flask, owner: str | None = None) -> int:
 
 # The runner thread -------------------------------------------------------------------------------------------------
 
-class Backoff:
-    """Waits after consecutive failures: first, doubling, at most cap."""
-
-    def __init__(self, first: float = BACKOFF_FIRST, cap: float = BACKOFF_CAP):
-        self.first, self.cap, self.failures = first, cap, 0
-
-    def next_delay(self) -> float:
-        delay = min(self.cap, self.first * 2 ** min(self.failures, 32))
-        self.failures += 1
-        return delay
-
-    def reset(self) -> None:
-        self.failures = 0
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
-
-
 def runner_loop(app: Flask, owner: str, stop: threading.Event, *, sleep: Callable[[float], Any] | None = None,
                 clock: Callable[[], float] = time.monotonic) -> None:
-    """Run jobs until `stop`; sweep expired jobs every SWEEP_SECONDS. While the database is down, one log line per
-    failure (the traceback only at DEBUG) and a wait that doubles from BACKOFF_FIRST up to BACKOFF_CAP seconds."""
-    wait = sleep or stop.wait
-    backoff = Backoff()
-    next_sweep = clock()
-    while not stop.is_set():
-        try:
-            if clock() >= next_sweep:
-                next_sweep = clock() + SWEEP_SECONDS
-                removed = sweep(app)
-                if removed:
-                    log.info("removed %d jobs past their retention", removed)
-            run_pending(app, owner)
-        except Exception as exc:
-            delay = backoff.next_delay()
-            log.warning("job runner failed (%d in a row): %s; trying again in %.0f s", backoff.failures,
-                        _one_line(exc), delay, exc_info=log.isEnabledFor(logging.DEBUG))
-            wait(delay)
-            continue
-        if backoff.failures:
-            log.info("job runner works again after %d failures", backoff.failures)
-            backoff.reset()
-        wait(app.config["JOB_POLL_SECONDS"])
+    """Run jobs until `stop`; sweep expired jobs every SWEEP_SECONDS; back off while the database is down
+    (background.poll_loop)."""
+    next_sweep = [clock()]
+
+    def step() -> None:
+        if clock() >= next_sweep[0]:
+            next_sweep[0] = clock() + SWEEP_SECONDS
+            removed = sweep(app)
+            if removed:
+                log.info("removed %d jobs past their retention", removed)
+        run_pending(app, owner)
+
+    poll_loop("job runner", step, lambda: app.config["JOB_POLL_SECONDS"], stop, log, sleep=sleep)
 
 
 def start_runner(app: Flask) -> threading.Thread:

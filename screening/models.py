@@ -18,6 +18,16 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """A stored time, aware and in UTC: SQLite hands back naive datetimes, written in UTC."""
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def iso_utc(moment: datetime | None, timespec: str = "auto") -> str | None:
+    """A stored time as the API writes it: ISO 8601 in UTC with a Z (None stays None)."""
+    return None if moment is None else as_utc(moment).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
 class Base(DeclarativeBase):
     pass
 

@@ -11,7 +11,6 @@ import hashlib
 import io
 import json
 import re
-from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from flask import Flask
@@ -21,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from . import store
 from .api.guard import unstorable
-from .models import utcnow
+from .models import iso_utc, utcnow
 from .monitoring_models import Alert, AlertDecision, MonitoringRun, Subject
 from .snapshotcache import code_fingerprint
 
@@ -30,14 +29,6 @@ SCREENED_FIELDS = ("reference", "name", "type", "birth_date", "country")
 _DATE = re.compile(r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$")
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 MAX_SUBJECTS_PER_REQUEST = 100_000
-
-
-def iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    # SQLite hands back naive datetimes; they were written in UTC.
-    moment = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def runner_enabled(app: Flask) -> bool:
@@ -173,8 +164,8 @@ def upsert_subjects(session: Session, items: Iterable[tuple[Any, Any]], *, actor
 def subject_json(subject: Subject) -> dict[str, Any]:
     return {"reference": subject.reference, "name": subject.name, "type": subject.type,
             "birth_date": subject.birth_date, "country": subject.country, "meta": subject.meta,
-            "data_hash": subject.data_hash, "created_at": iso(subject.created_at),
-            "updated_at": iso(subject.updated_at)}
+            "data_hash": subject.data_hash, "created_at": iso_utc(subject.created_at),
+            "updated_at": iso_utc(subject.updated_at)}
 
 
 def clear_alerts(session: Session, where: Any, *, version: int | None, reason: str) -> int:
@@ -212,7 +203,7 @@ def alert_json(alert: Alert, decisions: list[AlertDecision] | None = None) -> di
            "citations": alert.citations, "version_before": alert.version_before,
            "version_opened": alert.version_opened, "run_id": alert.run_id,
            "cleared_version": alert.cleared_version, "cleared_reason": alert.cleared_reason,
-           "created_at": iso(alert.created_at), "updated_at": iso(alert.updated_at)}
+           "created_at": iso_utc(alert.created_at), "updated_at": iso_utc(alert.updated_at)}
     if decisions is not None:
         from .decisions import decision_json  # the one shape of a decision, as the decision endpoint answers it
 
@@ -227,8 +218,8 @@ def run_json(run: MonitoringRun) -> dict[str, Any]:
             "subjects_rescored": run.subjects_rescored, "alerts_opened": run.alerts_opened,
             "hits_cleared": run.hits_cleared, "attempts": run.attempts, "error": run.error,
             "matcher_fingerprint": run.matcher_fingerprint, "timings": run.timings,
-            "created_at": iso(run.created_at), "started_at": iso(run.started_at),
-            "finished_at": iso(run.finished_at)}
+            "created_at": iso_utc(run.created_at), "started_at": iso_utc(run.started_at),
+            "finished_at": iso_utc(run.finished_at)}
 
 
 def _insert_run(app: Flask, **values: Any) -> int | None:

@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session, aliased
 from . import store
 from .api.render import match_json
 from .config import default_threshold
-from .jobs import MAX_ATTEMPTS, Backoff, _one_line
+from .background import poll_loop
+from .jobs import MAX_ATTEMPTS
 from .liststate import ListSnapshot, build_snapshot, get_state, index_cache_dir
 from .matching import Matcher
 from .matching.index import MAX_BONUS
@@ -334,19 +335,8 @@ def run_pending(app: Flask, owner: str | None = None) -> int:
 # The runner thread -------------------------------------------------------------------------------------------------
 
 def runner_loop(app: Flask, owner: str, stop: threading.Event, *, sleep: Callable[[float], Any] | None = None) -> None:
-    wait = sleep or stop.wait
-    backoff = Backoff()
-    while not stop.is_set():
-        try:
-            run_pending(app, owner)
-        except Exception as exc:
-            delay = backoff.next_delay()
-            log.warning("monitoring runner failed (%d in a row): %s; trying again in %.0f s", backoff.failures,
-                        _one_line(exc), delay, exc_info=log.isEnabledFor(logging.DEBUG))
-            wait(delay)
-            continue
-        backoff.reset()
-        wait(max(app.config["LIST_POLL_SECONDS"], app.config["JOB_POLL_SECONDS"]))
+    poll_loop("monitoring runner", lambda: run_pending(app, owner),
+              lambda: max(app.config["LIST_POLL_SECONDS"], app.config["JOB_POLL_SECONDS"]), stop, log, sleep=sleep)
 
 
 def start_runner(app: Flask) -> threading.Thread:

@@ -25,14 +25,15 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from flask import Flask
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from .models import utcnow
+from .background import Backoff, poll_loop
+from .models import iso_utc, utcnow
 from .monitoring_models import Alert, WebhookDelivery
 
 log = logging.getLogger(__name__)
@@ -89,18 +90,10 @@ def http_post(url: str, body: bytes, headers: dict[str, str]) -> Outcome:
         connection.close()
 
 
-def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:  # SQLite returns naive datetimes; they were written in UTC
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def delivery_json(row: WebhookDelivery) -> dict[str, Any]:
     return {"id": row.id, "event": row.event, "status": row.status, "attempts": row.attempts,
-            "attempts_log": row.attempts_log, "next_attempt_at": _iso(row.next_attempt_at),
-            "created_at": _iso(row.created_at), "delivered_at": _iso(row.delivered_at)}
+            "attempts_log": row.attempts_log, "next_attempt_at": iso_utc(row.next_attempt_at, "seconds"),
+            "created_at": iso_utc(row.created_at, "seconds"), "delivered_at": iso_utc(row.delivered_at, "seconds")}
 
 
 def alert_payload(alert: Alert) -> dict[str, Any]:
@@ -160,7 +153,7 @@ def attempt(app: Flask, delivery_id: int, now: datetime, send: Sender | None = N
         session.rollback()
     started = time.monotonic()
     outcome = (send or http_post)(url, body, headers) if url else Outcome(None, "SCREENING_WEBHOOK_URL is not set")
-    entry = {"at": _iso(now), "status_code": outcome.status_code, "error": outcome.error,
+    entry = {"at": iso_utc(now, "seconds"), "status_code": outcome.status_code, "error": outcome.error,
              "duration_ms": round((time.monotonic() - started) * 1000)}
     if outcome.status_code is not None and not outcome.ok:
         entry["error"] = "redirect not followed" if 300 <= outcome.status_code < 400 else "non-2xx answer"
@@ -199,17 +192,9 @@ def run_due(app: Flask, now: datetime | None = None, send: Sender | None = None)
 # The delivery thread -----------------------------------------------------------------------------------------------
 
 def worker_loop(app: Flask, stop: threading.Event) -> None:
-    failures = 0
-    while not stop.is_set():
-        try:
-            run_due(app)
-            failures = 0
-        except Exception as exc:  # the database down: log, wait longer, try again
-            failures += 1
-            log.warning("webhook worker failed (%d in a row): %s", failures, exc)
-            stop.wait(min(60.0, 2.0 ** failures))
-            continue
-        stop.wait(app.config.get("WEBHOOK_POLL_SECONDS", 2.0))
+    # While the database is down: 2 s doubling, at most a minute.
+    poll_loop("webhook worker", lambda: run_due(app), lambda: app.config.get("WEBHOOK_POLL_SECONDS", 2.0), stop, log,
+              backoff=Backoff(first=2.0, cap=60.0))
 
 
 def start_worker(app: Flask) -> threading.Thread | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -277,7 +278,10 @@ def monitoring_paths() -> dict[str, Any]:
     }
 
 
+@lru_cache(maxsize=1)
 def build_spec() -> dict[str, Any]:
+    """The document, built once per process (a pure function of the code): read by /openapi.json, /docs and the
+    request guard's list of each operation's query arguments. Not to be modified."""
     components: dict[str, Any] = {}
     for model in MODELS:
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")

@@ -19,7 +19,7 @@ bp = Blueprint("audit", __name__, url_prefix="/v1")
 KINDS = ("list", "screening", "monitoring")
 
 
-def _time_arg(name: str) -> datetime | None:
+def time_arg(name: str) -> datetime | None:
     raw = request.args.get(name)
     if raw is None:
         return None
@@ -56,9 +56,9 @@ def audit() -> Any:
     for name, column in (("actor", AuditEvent.actor), ("reference", AuditEvent.reference)):
         if request.args.get(name) is not None:
             query = query.where(column == request.args[name])
-    if (since := _time_arg("since")) is not None:
+    if (since := time_arg("since")) is not None:
         query = query.where(AuditEvent.occurred_at >= since)
-    if (until := _time_arg("until")) is not None:
+    if (until := time_arg("until")) is not None:
         query = query.where(AuditEvent.occurred_at < until)
     if cursor:
         query = query.where(AuditEvent.id < int(cursor))

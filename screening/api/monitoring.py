@@ -6,7 +6,6 @@ every role above screener through).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 from flask import Blueprint, current_app, g, request
@@ -17,6 +16,7 @@ from ..auth import require
 from ..db import get_session
 from ..errors import ApiError
 from ..monitoring_models import Alert, AlertDecision, MonitoringRun, Subject
+from .audit import time_arg
 from .entries import choice_arg, int_arg
 
 bp = Blueprint("monitoring", __name__, url_prefix="/v1")
@@ -26,17 +26,6 @@ ALERT_STATUSES = ("open", "pending_confirmation", "true_match", "false_positive"
 def _bad(field: str, message: str, status: int = 400) -> ApiError:
     return ApiError(status, "Invalid request", f"{field}: {message}.", errors=[{"field": field, "message": message}],
                     slug="validation")
-
-
-def _time_arg(name: str) -> datetime | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return None
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise _bad(name, "expected an ISO 8601 date or time") from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def _text_arg(name: str, limit: int = 500) -> str | None:
@@ -93,7 +82,7 @@ def list_subjects() -> Any:
     cursor = _text_arg("cursor", 200)
     q = _text_arg("q")
     wanted_type = choice_arg("type", monitoring.SUBJECT_TYPES)
-    since = _time_arg("updated_since")
+    since = time_arg("updated_since")
     query = select(Subject)
     if q:
         pattern = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -185,7 +174,7 @@ def list_alerts() -> Any:
     limit, offset = int_arg("limit", 100, 1, 1000), int_arg("offset", 0, 0, 10**9)
     status = choice_arg("status", ALERT_STATUSES)
     reference, entry_id = _text_arg("reference", 200), _text_arg("entry_id", 200)
-    since = _time_arg("since")
+    since = time_arg("since")
     query = select(Alert)
     if status == "live":
         query = query.where(Alert.live_key.is_not(None))
