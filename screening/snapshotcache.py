@@ -121,8 +121,15 @@ def _save(content: Content, path: Path) -> None:
 
 
 def _prune(directory: Path) -> None:
-    files = sorted(directory.glob("list-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for stale in files[KEEP_FILES:]:
+    # Another process (a worker, a runner thread) may prune the same folder at once: a file listed here can be gone
+    # by the time it is looked at, which is what pruning wanted anyway.
+    dated = []
+    for path in directory.glob("list-*.pickle"):
+        try:
+            dated.append((path.stat().st_mtime, path))
+        except OSError:
+            continue
+    for _, stale in sorted(dated, key=lambda item: item[0], reverse=True)[KEEP_FILES:]:
         try:
             stale.unlink()
         except OSError:

@@ -82,6 +82,16 @@ def test_old_files_are_pruned(tmp_path: Path) -> None:
     assert newest.exists(), "the newest file was pruned"
 
 
+def test_pruning_passes_over_a_file_another_process_removed(tmp_path: Path) -> None:
+    # Two processes save at once and both prune: a file one lists may be gone when it looks at it (here a link to
+    # nothing stands for it). A save must not fail for that.
+    for i in range(snapshotcache.KEEP_FILES + 2):
+        (tmp_path / f"list-{i}.pickle").write_bytes(b"x")
+    (tmp_path / "list-gone.pickle").symlink_to(tmp_path / "nowhere")
+    snapshotcache._prune(tmp_path)
+    assert len([p for p in tmp_path.glob("list-*.pickle") if p.exists()]) == snapshotcache.KEEP_FILES
+
+
 def test_without_a_directory_nothing_is_written(tmp_path: Path) -> None:
     calls: list[int] = []
     snapshotcache.load_or_build("e" * 64, _builder(ENTRIES, calls), None)
