@@ -43,7 +43,7 @@ yente-venv:
 lock:
 	$(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -o requirements/runtime.lock
-	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 --generate-hashes -o requirements/dev.lock
+	$(BIN)/uv pip compile pyproject.toml --extra test --extra dask --python-version 3.11 --generate-hashes -o requirements/dev.lock
 	$(BIN)/uv pip compile requirements/build.in --python-version 3.11 --generate-hashes -o requirements/build.lock
 
 settings-table: $(STAMP)
