@@ -69,6 +69,9 @@ SETTINGS: list[Setting] = [
             "(`/healthz` and `/readyz` never need one.)"),
     Setting("MONITORING_RUNNER", True, _bool,
             "Each gunicorn worker runs a monitoring runner thread (re-screens subjects after list changes)."),
+    Setting("MONITORING_PROCESSES", 0, int,
+            "Processes a monitoring run of 5,000 subjects or more screens on, beside the runner's database work "
+            "(0: one per core; 1: the runner screens alone)."),
     Setting("FOUR_EYES", False, _bool,
             "A `true_match` decision on an alert needs a second `true_match` (or `confirm`) from a different API key; "
             "until then the alert is `pending_confirmation`."),

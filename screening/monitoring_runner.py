@@ -15,8 +15,9 @@ import os
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from flask import Flask
 from sqlalchemy import delete, exists, or_, select, update
@@ -33,6 +34,7 @@ from .matching import Matcher
 from .matching.index import MAX_BONUS
 from .models import utcnow
 from .monitoring import live_key, notice_changes, queue_full_run, runner_enabled
+from .monitoring_pool import ScreenKey, ScreenPool, pool_processes
 from .monitoring_models import Alert, MonitoringRun, Subject, Suppression, WebhookDelivery
 from .notifications import enqueue_alert_opened
 
@@ -151,7 +153,7 @@ def _clear_reason(alert: Alert, subject: Subject, snapshot: ListSnapshot, entry_
 # Subjects repeat names (a bank's customers share common ones): a run screens each (name, type, birth date, country)
 # once, as a bulk file does, and remembers at most this many results.
 SCREEN_MEMO_SIZE = 200_000
-ScreenMemo = dict[tuple[str, str, str | None, str | None], tuple[Any, list[Any]]]
+ScreenMemo = dict[ScreenKey, tuple[Any, list[Any]]]
 
 
 def _screen(snapshot: ListSnapshot, subject: Subject, threshold: float, memo: ScreenMemo) -> tuple[Any, list[Any]]:
@@ -262,6 +264,33 @@ def _chunk_with_checkpoint(app: Flask, run: MonitoringRun, owner: str, refs: lis
     raise RuntimeError(f"run {run.id}: the chunk from {refs[0]} kept conflicting")
 
 
+@contextmanager
+def _screened_ahead(app: Flask, run: MonitoringRun, chunks: list[list[str]],
+                    threshold: float) -> Iterator[Iterator[dict[ScreenKey, Any]] | None]:
+    """The chunks' screenings, made ahead by a pool of processes when the run is large enough (monitoring_pool);
+    None: the runner screens each subject itself."""
+    url = app.config["DATABASE_URL"]
+    processes = pool_processes(app.config, sum(map(len, chunks)), url)
+    if processes <= 1:
+        yield None
+        return
+    with app.extensions["db_sessionmaker"]() as session:
+        keys = {ref: (name, kind, birth_date, country) for ref, name, kind, birth_date, country in session.execute(
+            select(Subject.reference, Subject.name, Subject.type, Subject.birth_date, Subject.country))}
+    sent: set[ScreenKey] = set()
+    key_chunks = []
+    for chunk in chunks:  # each distinct screening once in the run (the memo keeps it for later chunks)
+        fresh = {key for ref in chunk if (key := keys.get(ref)) is not None and key not in sent}
+        sent |= fresh
+        key_chunks.append(sorted(fresh, key=repr))
+    cache = index_cache_dir(app)
+    pool = ScreenPool(processes, url, run.list_version, str(cache) if cache else None)
+    try:
+        yield pool.ahead(key_chunks, threshold)
+    finally:
+        pool.close()
+
+
 def run_run(app: Flask, run_id: int, owner: str) -> str:
     """Carry a claimed run to its end from its cursor: "done", "failed" or "lost" (taken over)."""
     started = time.monotonic()
@@ -297,11 +326,18 @@ def run_run(app: Flask, run_id: int, owner: str) -> str:
         totals = {"done": run.subjects_done, "rescored": run.subjects_rescored, "opened": run.alerts_opened,
                   "cleared": run.hits_cleared}
         memo: ScreenMemo = {}
-        for start in range(0, len(todo), CHUNK):
-            if not _chunk_with_checkpoint(app, run, owner, todo[start:start + CHUNK], snapshot, entry_hashes,
-                                          threshold, totals, memo):
-                log.warning("monitoring run %s was taken over by another worker; stopping", run_id)
-                return "lost"
+        chunks = [todo[start:start + CHUNK] for start in range(0, len(todo), CHUNK)]
+        with _screened_ahead(app, run, chunks, threshold) as ahead:
+            for chunk in chunks:
+                if ahead is not None:
+                    screened = next(ahead, {})  # nothing once the pool broke: the runner screens the rest
+                    if len(memo) + len(screened) > SCREEN_MEMO_SIZE:
+                        memo.clear()
+                    memo.update(screened)
+                if not _chunk_with_checkpoint(app, run, owner, chunk, snapshot, entry_hashes, threshold, totals,
+                                              memo):
+                    log.warning("monitoring run %s was taken over by another worker; stopping", run_id)
+                    return "lost"
         timings = {**(run.timings or {}), "load": round(loaded - started, 3), "select": round(selected - loaded, 3),
                    "rescore": round(time.monotonic() - selected, 3), "total": round(time.monotonic() - started, 3)}
         return "done" if _finish(app, run_id, owner, status="done", timings=timings) else "lost"

@@ -167,6 +167,113 @@ class SubjectIn(BaseModel):
     meta: dict[str, Any] = Field(default_factory=dict)
 
 
+class Subject(SubjectIn):
+    """A monitored subject as stored: data_hash changes with name, type, birth date or country (it keys
+    suppressions)."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["person", "organization", "any"]
+    meta: dict[str, Any]
+    data_hash: str
+    created_at: str | None
+    updated_at: str | None
+
+
+class SubjectDetail(Subject):
+    live_alerts: int = Field(ge=0, description="Alerts of this subject still live (not cleared)")
+
+
+class SubjectPage(BaseModel):
+    subjects: list[Subject]
+    limit: int
+    offset: int
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last")
+
+
+class SubjectError(BaseModel):
+    """One refused subject: `index` (JSON) or `line` (CSV, the header is line 1), the field and why."""
+
+    model_config = ConfigDict(extra="allow")
+    field: str
+    message: str
+    index: int | None = None
+    line: int | None = None
+
+
+class SubjectsReport(BaseModel):
+    created: int
+    updated: int
+    unchanged: int
+    stored: int
+    errors: list[SubjectError]
+
+
+class Run(BaseModel):
+    """A re-screen run: `incremental` (after a list change, the subjects it can affect) or `full`."""
+
+    id: int
+    kind: Literal["incremental", "full"]
+    trigger: str
+    trigger_key: str | None
+    list_version: int
+    from_version: int | None
+    status: Literal["queued", "running", "done", "failed"]
+    actor: str | None
+    subjects_total: int | None
+    subjects_done: int
+    subjects_rescored: int
+    alerts_opened: int
+    hits_cleared: int
+    attempts: int
+    error: str | None
+    matcher_fingerprint: str | None
+    timings: dict[str, float] | None = Field(description="Seconds: load, select, rescore, total")
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+
+
+class RunPage(BaseModel):
+    runs: list[Run]
+    limit: int
+    offset: int
+
+
+class Alert(BaseModel):
+    """A hit of a subject on an entry at or above the threshold; `live` until the hit disappears (then
+    cleared_version and cleared_reason say when and why)."""
+
+    id: int
+    status: Literal["open", "pending_confirmation", "true_match", "false_positive"]
+    live: bool
+    subject_reference: str
+    subject_name: str
+    subject_hash: str
+    entry_id: str
+    entry_hash: str
+    score: float = Field(ge=0, le=1)
+    matched_name: str
+    explanation: dict[str, Any]
+    citations: list[RecordCitation]
+    version_before: int | None
+    version_opened: int
+    run_id: int | None
+    cleared_version: int | None
+    cleared_reason: str | None
+    created_at: str | None
+    updated_at: str | None
+
+
+class AlertDetail(Alert):
+    decisions: list[AlertDecisionRecord] = Field(description="Oldest first")
+
+
+class AlertPage(BaseModel):
+    alerts: list[Alert]
+    limit: int
+    offset: int
+
+
 class FullRunRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["full"]
@@ -176,7 +283,8 @@ MODELS: list[type[BaseModel]] = [ScreenQuery, BatchQuery, BatchRequest, ScreenRe
                                  MatchCitation, QueryEcho, BatchResult, Problem, FieldError, Entry, EntryRecord,
                                  RecordCitation, Source, MatchDecision, DecisionRequest, AlertDecisionRecord,
                                  DecisionResponse, DeliveryAttempt, Delivery, DeliveriesResponse, SubjectIn,
-                                 FullRunRequest]
+                                 FullRunRequest, Subject, SubjectDetail, SubjectPage, SubjectError, SubjectsReport,
+                                 Run, RunPage, Alert, AlertDetail, AlertPage]
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -230,7 +338,9 @@ def monitoring_paths() -> dict[str, Any]:
     """Ongoing monitoring: subjects, runs, alerts (README, *Ongoing monitoring*)."""
     page = [_query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
             _query("offset", {"type": "integer", "minimum": 0, "maximum": 10**9})]
-    some = {"200": {"description": "OK", "content": _json(OBJECT)}, "400": PROBLEM}
+
+    def ok(model: str, description: str = "OK") -> dict[str, Any]:
+        return {"200": {"description": description, "content": _json(_ref(model))}, "400": PROBLEM}
     short = {"type": "string", "maxLength": 200, "pattern": STORABLE_TEXT}
     when = {"type": "string", "format": "date-time"}
     reference = _path("reference", {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[^/\u0000]+$"})
@@ -242,37 +352,39 @@ def monitoring_paths() -> dict[str, Any]:
         "/v1/monitoring/subjects": {
             "post": _op("Add or update monitored subjects (admin): one JSON object, a JSON array, or a CSV "
                         "(reference,name,type,birth_date,country; other columns kept as metadata)",
-                        {"200": {"description": "All stored", "content": _json(OBJECT)},
+                        {"200": {"description": "All stored", "content": _json(_ref("SubjectsReport"))},
                          "207": {"description": "The valid ones stored; the others' errors by index or line",
-                                 "content": _json(OBJECT)}, "400": PROBLEM, "413": PROBLEM},
+                                 "content": _json(_ref("SubjectsReport"))}, "400": PROBLEM, "413": PROBLEM},
                         body=subjects_body, tag="monitoring"),
-            "get": _op("Monitored subjects, by reference", some, tag="monitoring", params=page + [
+            "get": _op("Monitored subjects, by reference", ok("SubjectPage"), tag="monitoring", params=page + [
                 _query("cursor", short, description="next_cursor of the previous page (offset is then ignored)"),
                 _query("q", {"type": "string", "maxLength": 500, "pattern": STORABLE_TEXT},
                        description="part of the name or the reference"),
                 _query("type", {"type": "string", "enum": ["person", "organization", "any"]}),
                 _query("updated_since", when)])},
         "/v1/monitoring/subjects/{reference}": {
-            "get": _op("One subject", {"200": {"description": "The subject", "content": _json(OBJECT)},
+            "get": _op("One subject", {"200": {"description": "The subject", "content": _json(_ref("SubjectDetail"))},
                                        "404": PROBLEM}, params=[reference], tag="monitoring"),
             "delete": _op("Stop monitoring a subject (admin); its live alerts are cleared",
                           {"204": {"description": "Removed"}, "404": PROBLEM}, params=[reference], tag="monitoring")},
         "/v1/monitoring/runs": {
             "post": _op("Queue a full re-screen of every subject (admin)",
-                        {"202": {"description": "Queued", "content": _json(OBJECT)}, "400": PROBLEM, "409": PROBLEM},
+                        {"202": {"description": "Queued", "content": _json(_ref("Run"))}, "400": PROBLEM,
+                         "409": PROBLEM},
                         body=_json(_ref("FullRunRequest")), tag="monitoring"),
-            "get": _op("Re-screen runs, newest first", some, params=page, tag="monitoring")},
+            "get": _op("Re-screen runs, newest first", ok("RunPage"), params=page, tag="monitoring")},
         "/v1/monitoring/runs/{run_id}": {
-            "get": _op("One run: counts and timings", {"200": {"description": "The run", "content": _json(OBJECT)},
+            "get": _op("One run: counts and timings", {"200": {"description": "The run", "content": _json(_ref("Run"))},
                                                       "404": PROBLEM}, params=[_path("run_id", an_id)],
                        tag="monitoring")},
         "/v1/alerts": {
-            "get": _op("Alerts, newest first", some, tag="monitoring", params=page + [
+            "get": _op("Alerts, newest first", ok("AlertPage"), tag="monitoring", params=page + [
                 _query("status", {"type": "string", "enum": ["open", "pending_confirmation", "true_match",
                                                              "false_positive", "live", "cleared"]}),
                 _query("reference", short), _query("entry_id", short), _query("since", when)])},
         "/v1/alerts/{alert_id}": {
-            "get": _op("One alert with its decisions", {"200": {"description": "The alert", "content": _json(OBJECT)},
+            "get": _op("One alert with its decisions", {"200": {"description": "The alert",
+                                                                "content": _json(_ref("AlertDetail"))},
                                                         "404": PROBLEM}, params=[_path("alert_id", ALERT_ID)],
                        tag="monitoring")},
     }

@@ -443,3 +443,105 @@ def test_an_incremental_run_finds_what_a_full_run_would(app: Flask, client: Flas
     assert (full.kind, full.alerts_opened, full.hits_cleared) == ("full", 0, 0), \
         f"the incremental runs missed {full.alerts_opened} hits and kept {full.hits_cleared} gone ones"
 
+
+
+def test_a_run_screened_by_a_pool_of_processes_opens_the_same_alerts(app: Flask, client: FlaskClient,  # type: ignore[type-arg]
+                                                                     admin: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pool (monitoring_pool) only screens ahead into the run's memo: its alerts are exactly the runner's own,
+    and a subject edited after its chunk was sent is screened again with its new name."""
+    from screening import monitoring_pool
+
+    names = [("a", "Chen Quanguo"), ("b", "Zhu Hai-lun"), ("c", "Nobody Atall"), ("d", "Gao Yan"),
+             ("e", "HUO, Liu Jun"), ("f", "Chen Quanguo"), ("g", "Mary Smith")]
+    subjects(client, admin, *names)
+    monitoring_runner.run_pending(app)
+    alone = sorted((a.subject_reference, a.entry_id, a.score) for a in alerts(app))
+    assert len(alone) >= 5, alone
+
+    monkeypatch.setattr(monitoring_pool, "POOL_MIN_SUBJECTS", 0)
+    monkeypatch.setattr(monitoring_runner, "CHUNK", 3)
+    real_ahead = monitoring_pool.ScreenPool.ahead
+
+    def edit_after_sending(self: Any, chunks: Any, threshold: float) -> Any:
+        results = real_ahead(self, chunks, threshold)
+        first = next(results)  # every chunk is in flight now: rename "g" to a designee's name behind the pool
+        with app.extensions["db_sessionmaker"]() as session:
+            session.execute(update(Subject).where(Subject.reference == "g").values(name="Wang Mingshan"))
+            session.commit()
+        yield first
+        yield from results
+
+    monkeypatch.setattr(monitoring_pool.ScreenPool, "ahead", edit_after_sending)
+    with app.extensions["db_sessionmaker"]() as session:
+        session.execute(update(Alert).values(live_key=None, cleared_reason="test"))  # every hit is new again
+        session.commit()
+    app.config["MONITORING_PROCESSES"] = 2
+    run_id = monitoring.queue_full_run(app, actor="tests")
+    monitoring_runner.run_pending(app)
+    again = sorted((a.subject_reference, a.entry_id, a.score) for a in alerts(app, run_id=run_id))
+    assert [a for a in again if a[0] != "g"] == alone, (again, alone)
+    assert [a[1] for a in again if a[0] == "g"] == ["wang-mingshan"], again
+
+
+def test_a_broken_pool_leaves_the_screening_to_the_runner(app: Flask, client: FlaskClient, admin: dict,  # type: ignore[type-arg]
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from screening import monitoring_pool
+
+    subjects(client, admin, ("a", "Chen Quanguo"), ("b", "Nobody Atall"), ("c", "Gao Yan"))
+    monkeypatch.setattr(monitoring_pool, "POOL_MIN_SUBJECTS", 0)
+    monkeypatch.setattr(monitoring_runner, "CHUNK", 1)
+    app.config["MONITORING_PROCESSES"] = 2
+    monkeypatch.setattr(monitoring_pool, "_load", _exit_at_once)  # every process dies as it starts
+    monitoring_runner.run_pending(app)
+    assert [r.status for r in runs(app)] == ["done"], [(r.status, r.error) for r in runs(app)]
+    assert sorted(a.subject_reference for a in alerts(app)) == ["a", "c"]
+
+
+def _exit_at_once(*args: Any) -> None:
+    import os
+
+    os._exit(3)
+
+
+def test_monitoring_answers_are_what_the_openapi_document_says(app: Flask, client: FlaskClient,  # type: ignore[type-arg]
+                                                               admin: dict, screener: dict) -> None:
+    """Every monitoring answer, with real subjects, runs, alerts and a decision, validated against the schema the
+    OpenAPI document gives it, extra fields refused (schemathesis sees mostly empty pages)."""
+    import jsonschema_rs
+
+    from screening.openapi import build_spec
+
+    document = build_spec()
+
+    def check(path: str, method: str, status: int, body: Any) -> None:
+        schema = document["paths"][path][method]["responses"][str(status)]["content"]["application/json"]["schema"]
+        components = {name: {**s, "additionalProperties": False} if s.get("type") == "object" and "properties" in s
+                      else s for name, s in document["components"]["schemas"].items()}
+        errors = [e.message for e in jsonschema_rs.validator_for({**schema, "components": {"schemas": components}})
+                  .iter_errors(body)]
+        assert not errors, (path, errors[:5], body)
+
+    r = client.post("/v1/monitoring/subjects", json=[{"reference": "a", "name": "Chen Quanguo", "country": "CN",
+                                                      "birth_date": "1955-11", "meta": {"desk": "x"}},
+                                                     {"reference": "b", "name": "Mary Smith", "type": "person"},
+                                                     {"name": "no reference"}], headers=admin)
+    assert r.status_code == 207, r.text
+    check("/v1/monitoring/subjects", "post", 207, r.get_json())
+    monitoring_runner.run_pending(app)
+    check("/v1/monitoring/subjects", "get", 200, client.get("/v1/monitoring/subjects?limit=1", headers=screener).get_json())
+    check("/v1/monitoring/subjects/{reference}", "get", 200,
+          client.get("/v1/monitoring/subjects/a", headers=screener).get_json())
+    queued = client.post("/v1/monitoring/runs", json={"kind": "full"}, headers=admin)
+    check("/v1/monitoring/runs", "post", 202, queued.get_json())
+    monitoring_runner.run_pending(app)
+    check("/v1/monitoring/runs", "get", 200, client.get("/v1/monitoring/runs", headers=screener).get_json())
+    check("/v1/monitoring/runs/{run_id}", "get", 200,
+          client.get(f"/v1/monitoring/runs/{queued.get_json()['id']}", headers=screener).get_json())
+    page = client.get("/v1/alerts", headers=screener).get_json()
+    assert page["alerts"], page
+    check("/v1/alerts", "get", 200, page)
+    alert_id = page["alerts"][0]["id"]
+    r = client.post(f"/v1/alerts/{alert_id}/decision", json={"decision": "false_positive", "note": "other man"},
+                    headers=admin)
+    assert r.status_code == 200, r.text
+    check("/v1/alerts/{alert_id}", "get", 200, client.get(f"/v1/alerts/{alert_id}", headers=screener).get_json())

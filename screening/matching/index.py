@@ -29,6 +29,8 @@ SCORE_ALL_BELOW = 400  # names; below this, scoring everything is cheaper than r
 CREDIT_MEMO_BYTES = 64 * 2**20  # query units' credits remembered, in bytes of arrays (a few hundred bytes each)
 RELATED_MEMO_SIZE = 50_000  # query units whose related vocabulary is remembered
 MAX_BONUS = {"birth_date": 0.05, "country": 0.03}  # the most an adjustment can add (Matcher._adjust)
+BIRTH_DATE_DIFFERS, COUNTRY_DIFFERS = -0.15, -0.08  # what _adjust takes off when the entry's differ
+COUNTRY_MASKS_KEPT = 300  # countries whose entries are remembered (a bulk file's country column may hold anything)
 
 
 class UnitCredit(NamedTuple):
@@ -178,6 +180,7 @@ class Matcher:
         self._credit_memo: dict[tuple[str, str, int], UnitCredit] = {}
         self._credit_memo_bytes = 0
         self._related_memo: dict[tuple[str, str, bool, bool], list[tuple[int, float, float]]] = {}
+        self._country_masks: dict[str, np.ndarray] = {}
         self._build_index()
 
     def _build_index(self) -> None:
@@ -224,6 +227,9 @@ class Matcher:
         self._posting_weights = np.asarray(weights, dtype=np.float32)[order]
         self._posting_kinds = np.asarray(kinds, dtype=np.uint8)[order]
         self._acronyms, self._one_word, self._han = dict(self._acronyms), dict(self._one_word), dict(self._han)
+        self._record_entry = np.asarray([r.entry_idx for r in self.records], dtype=np.int32)
+        self._entry_has_birth_dates = np.asarray([bool(e.birth_dates) for e in self.entries], dtype=bool)
+        self._entry_has_countries = np.asarray([bool(e.countries) for e in self.entries], dtype=bool)
 
     def _reading_weights(self, form: NameForm, tokens: tuple[str, ...], group: str) -> list[float]:
         # A Han name's characters weigh what their readings weigh (score._han_score aligns the readings).
@@ -255,6 +261,7 @@ class Matcher:
         state = self.__dict__.copy()
         # Query-time memos, not part of the index.
         state["_credit_memo"], state["_credit_memo_bytes"], state["_related_memo"] = {}, 0, {}
+        state["_country_masks"] = {}
         return state
 
     def _unit_credit(self, text: str, group: str, kind: int) -> UnitCredit:
@@ -438,7 +445,10 @@ class Matcher:
             ordered = [(rid, 1.0) for rid in range(len(self.records))]
         else:
             support, bound = self.retrieval_bound(query)
-            keep = bound >= raw_score_for(max(0.0, threshold - bonus - 0.0005)) - 1e-6
+            if bonus:
+                keep = bound >= self._raw_bars(support, threshold, birth_date, country) - 1e-6
+            else:
+                keep = bound >= raw_score_for(max(0.0, threshold - 0.0005)) - 1e-6
             if type != "any":  # _type_allows, for every name at once
                 keep &= self._person[support] == (type == "person")
             order = np.argsort(-bound[keep], kind="stable")
@@ -467,6 +477,33 @@ class Matcher:
         matches = sorted((m for m in best.values() if m.score >= threshold), key=EntryMatch.rank_key)
         return query, matches[:limit]
 
+    def _in_country(self, country: str) -> np.ndarray:
+        """Per entry: does _adjust find this country among its own."""
+        key = country.upper()
+        mask = self._country_masks.get(key)
+        if mask is None:
+            if len(self._country_masks) >= COUNTRY_MASKS_KEPT:
+                self._country_masks.clear()
+            mask = self._country_masks[key] = np.fromiter((key in e.countries for e in self.entries), dtype=bool,
+                                                          count=len(self.entries))
+        return mask
+
+    def _raw_bars(self, support: np.ndarray, threshold: float, birth_date: str | None,
+                  country: str | None) -> np.ndarray:
+        """Per name, the raw score it needs to reach the threshold with the most its entry's adjustments can add:
+        an entry without birth dates or countries adds nothing, one whose countries lack the query's takes
+        0.08 off (_adjust). Names the query's country cannot lift are not scored for its bonus."""
+        entry = self._record_entry[support]
+        added = np.zeros(len(support), dtype=np.float64)
+        if birth_date:
+            added += np.where(self._entry_has_birth_dates[entry], MAX_BONUS["birth_date"], 0.0)
+        if country:
+            added += np.where(self._in_country(country)[entry], MAX_BONUS["country"],
+                              np.where(self._entry_has_countries[entry], COUNTRY_DIFFERS, 0.0))
+        # (Half a thousandth: reported scores are rounded to three decimals.)
+        return np.fromiter(map(raw_score_for, (threshold - added - 0.0005).tolist()), dtype=np.float64,
+                           count=len(added))
+
     @staticmethod
     def _adjust(match: EntryMatch, info: EntryInfo, birth_date: str | None, country: str | None) -> None:
         """Birth date and country raise or lower a score where the entry has them."""
@@ -476,7 +513,7 @@ class Matcher:
                 delta = MAX_BONUS["birth_date"]
                 reason = "birth date agrees with the list"
             else:
-                delta = -0.15
+                delta = BIRTH_DATE_DIFFERS
                 reason = "birth date differs from the list's " + ", ".join(info.birth_dates)
             match.adjustments.append({"reason": reason, "delta": delta})
             match.score += delta
@@ -484,7 +521,7 @@ class Matcher:
             if country.upper() in info.countries:
                 delta, reason = MAX_BONUS["country"], f"country {country.upper()} is one of the entry's"
             else:
-                delta, reason = -0.08, f"country {country.upper()} is not one of " + ", ".join(sorted(info.countries))
+                delta, reason = COUNTRY_DIFFERS, f"country {country.upper()} is not one of " + ", ".join(sorted(info.countries))
             match.adjustments.append({"reason": reason, "delta": delta})
             match.score += delta
         match.score = round(min(1.0, max(0.0, match.score)), 3)

@@ -218,9 +218,12 @@ class Vocabulary:
         found.update(self._by_text.get(text[0], ()))  # a list initial
         if text.isdigit():
             return found, []
-        for name in related_names(text):
+        # Parts joined into one unit meet by spelling or sound only (parts.part_similarity with `merged`): the
+        # lookups of nicknames, Korean spellings, plurals, stems and cross-script keys would find nothing that scores.
+        lenient = not merged
+        for name in related_names(text) if lenient else ():
             found.update(self._by_text.get(name, ()))
-        if bits := KOREAN_SPELLINGS.get(text, 0):
+        if lenient and (bits := KOREAN_SPELLINGS.get(text, 0)):
             for spelling, other in KOREAN_SPELLINGS.items():
                 if other & bits:
                     found.update(self._by_text.get(spelling, ()))
@@ -233,14 +236,14 @@ class Vocabulary:
         keys = ["s:" + skeleton(text)]
         if len(bare := skeleton(text, False)) >= 5:
             keys.append("c:" + bare)
-        if len(text) >= 4:
+        if lenient and len(text) >= 4:
             keys.append("p:" + (singular := _singular(text)))
             found.update(self._by_text.get(singular, ()))
-        if len(text) >= STEM_PREFIX:
+        if lenient and len(text) >= STEM_PREFIX:
             keys.append("x:" + text[:STEM_PREFIX])
         for key in keys:
             found.update(self._by_key.get(key, ()))
-        for mode, group in modes if not merged else ():
+        for mode, group in modes if lenient else ():
             keys_map, near = self._mode_maps(mode, group)
             fine, coarse = cross_script_keys(text, mode)
             for key in fine | coarse:
