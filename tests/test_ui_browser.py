@@ -35,11 +35,12 @@ TIMEOUT_MS = 20_000
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
     """Debian's chromium, never a downloaded browser."""
-    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)) and shutil.which("chromium") is None:
+    found = CHROMIUM if Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK) else shutil.which("chromium")
+    if found is None:
         if IN_CI:
             pytest.fail(f"{CHROMIUM} not found; under CI=true the browser tests must run (make install gets it)")
         pytest.skip(f"{CHROMIUM} not found (apt-get install chromium): browser tests skipped")
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS, "headless": True}
+    return {**browser_type_launch_args, "executable_path": found, "args": CHROMIUM_ARGS, "headless": True}
 
 
 @pytest.fixture(scope="session")
