@@ -87,8 +87,10 @@ def test_cookie_is_secure_over_https(app: Flask) -> None:
 def test_a_wrong_key_or_a_forged_sign_in_is_refused(app: Flask, ui: FlaskClient) -> None:
     page = ui.get("/ui/sign-in")
     token = re.search(r'name="signin_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-    r = ui.post("/ui/sign-in", data={"api_key": "scr_nope_nope", "signin_token": token})
-    assert r.status_code == 401 and "not valid or was revoked" in r.text, r.text
+    for wrong in ("scr_nope_nope", "scr_\x00_x", "x" * 5000):
+        token = re.search(r'name="signin_token" value="([^"]+)"', ui.get("/ui/sign-in").text).group(1)  # type: ignore[union-attr]
+        r = ui.post("/ui/sign-in", data={"api_key": wrong, "signin_token": token})
+        assert r.status_code == 401 and "not valid or was revoked" in r.text, (wrong[:20], r.text)
     other = app.test_client()  # no sign-in cookie: a form posted from another site
     r = other.post("/ui/sign-in", data={"api_key": _key(app, "admin", "x"), "signin_token": token})
     assert r.status_code == 400 and "expired" in r.text, r.text
@@ -314,3 +316,21 @@ def test_import_and_audit_pages(app: Flask) -> None:
     assert client.get("/ui/audit?since=yesterday").status_code == 400
     r = client.get("/ui/audit?actor=nobody")
     assert r.status_code == 200 and "No events match" in r.text, r.text
+
+
+def test_form_text_no_database_stores_is_refused(app: Flask) -> None:
+    client, token = _signed_in(app, "screener", "nul")
+    r = client.post("/ui/screen", data={"csrf_token": token, "name": "Chen\x00Quanguo"})
+    assert r.status_code == 400 and "NUL" in r.text and r.mimetype == "text/html", r.text
+    r = client.get("/ui/entries?q=%00")  # the app's guard, answered as a page
+    assert r.status_code == 400 and r.mimetype == "text/html", r.text
+    with app.extensions["db_sessionmaker"]() as db:
+        assert db.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.kind == "screening")) == 0
+
+
+def test_signing_in_again_ends_the_previous_session(app: Flask) -> None:
+    client, _ = _signed_in(app, "screener", "twice")
+    sign_in(client, _key(app, "admin", "twice as admin"))
+    with app.extensions["db_sessionmaker"]() as db:
+        assert db.scalar(select(func.count()).select_from(UiSession)) == 1
+    assert 'href="/ui/audit"' in client.get("/ui/screen").text

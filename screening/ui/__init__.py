@@ -16,6 +16,7 @@ from flask import Blueprint, Flask, Response, current_app, g, make_response, red
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from ..api.guard import unstorable
 from ..auth import RANK, ROLES
 from ..db import get_session
 from ..errors import ApiError
@@ -102,7 +103,17 @@ def _session_and_csrf() -> Response | None:
             return page_error(400, "Form expired", "This form does not carry this session's token (it was opened "
                                                    "in another session, or came from another site). Open the page "
                                                    "again and resend it.")
+        check_form()
     return None
+
+
+def check_form() -> None:
+    """A form field holding text no database stores alike (a NUL, a lone surrogate) is refused before anything is
+    screened or written, as the API's guard refuses it in a JSON body."""
+    for name, value in request.form.items(multi=True):
+        why = unstorable(name) or unstorable(value)
+        if why is not None:
+            raise ApiError(400, "Invalid request", f"{name[:50]} {why}.", errors=[{"field": name[:50], "message": why}])
 
 
 @bp.app_context_processor

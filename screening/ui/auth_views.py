@@ -6,6 +6,7 @@ import secrets
 
 from flask import Response, current_app, g, make_response, redirect, render_template, request, url_for
 
+from ..api.guard import unstorable
 from ..auth import verify_key
 from ..db import get_session
 from . import bp, safe_next, sessions
@@ -33,10 +34,12 @@ def sign_in() -> Response:
             error, status = "Enter your API key.", 400
         else:
             db = get_session()
-            principal = verify_key(db, key)
+            # A key holding a NUL is no key, and PostgreSQL could not even be asked about it.
+            principal = verify_key(db, key) if unstorable(key) is None and len(key) <= 200 else None
             if principal is None or principal.key_id is None:
                 error, status = "This API key is not valid or was revoked.", 401
             else:
+                sessions.close(db, request.cookies.get(sessions.COOKIE))  # a session signed in over ends here
                 raw = sessions.open_session(db, principal.key_id, current_app.config)
                 db.commit()
                 response = redirect(target, code=303)

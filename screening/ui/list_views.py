@@ -198,8 +198,10 @@ def list_import() -> Any:
     if not errors:
         assert upload is not None
         limits = ImportLimits.from_config(current_app.config)
-        data = upload.stream.read(limits.max_bytes + 1)  # one byte past the limit: the importer refuses it
         fmt = values["format"]
+        # A zip is read whole (the request's own limit, MAX_IMPORT_BYTES, bounds it) and its members are counted as
+        # they are unpacked; a plain file one byte past the unpacked limit, so that the importer refuses it.
+        data = upload.stream.read() if fmt == "ofac-csv" else upload.stream.read(limits.max_bytes + 1)
         if fmt == "ofac-csv":
             files = {"zip": data} if data[:2] == b"PK" else {"sdn": data}  # a zip of the four files, or sdn.csv
         else:
