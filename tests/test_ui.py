@@ -227,6 +227,8 @@ def test_bulk_upload_runs_as_a_job_of_the_key(app: Flask) -> None:
     stranger, _ = _signed_in(app, "screener", "someone else")
     assert stranger.get(f"/ui/jobs/{job_id}").status_code == 404
     assert stranger.get(f"/ui/jobs/{job_id}/result").status_code == 404
+    r = client.post(f"/ui/jobs/{job_id}/delete", data={"csrf_token": token})
+    assert r.status_code == 303 and client.get(job_page).status_code == 404, r.text
     r = client.post("/ui/bulk", data={"csrf_token": token, "file": (io.BytesIO(b"who\nx\n"), "bad.csv")},
                     content_type="multipart/form-data")
     assert r.status_code == 400 and "name" in r.text, r.text

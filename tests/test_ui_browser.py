@@ -22,7 +22,9 @@ from screening.db import dispose
 from screening.listfile import load_list_file
 from tests.conftest import IN_CI, ROOT, _key, make_app
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser,
+              # pytest-base-url (a pytest-playwright dependency) defines its fixture the way pytest 9 deprecates
+              pytest.mark.filterwarnings("ignore:Session-scoped fixtures defined as instance methods")]
 CHROMIUM = "/usr/bin/chromium"
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 SHOTS = ROOT / "docs" / "screenshots"
