@@ -297,6 +297,8 @@ def test_an_edit_with_a_stale_etag_is_refused_and_a_fresh_one_saved(app: Flask) 
     assert "PRC" in r.text  # the text typed is kept
     r = client.post("/ui/entries/chen-quanguo/edit", data={"csrf_token": token, "etag": etag, "entry": "id: [x"})
     assert r.status_code == 400 and "YAML" in r.text, r.text
+    history = client.get("/ui/entries/chen-quanguo").text
+    assert 'href="/ui/versions/2">Version 2</a>: changed' in history and ">Version 1</a>: added" in history, history
     versions = client.get("/ui/versions").text
     assert "Version 2" in versions and "editor" in versions, versions
     diff = client.get("/ui/versions/2").text

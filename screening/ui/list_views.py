@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from flask import current_app, g, redirect, render_template, request, url_for
 from pydantic import ValidationError
+from sqlalchemy import select
 
 from .. import lists, store
 from ..api.admin import READ_ONLY_CITATION_FIELDS, _change, _list_problems
@@ -20,6 +21,7 @@ from ..errors import ApiError, validation_errors
 from ..importers import FORMATS, ImportLimits, parse_import
 from ..listfile import Entry, ListValidationError, text_defects
 from ..liststate import get_state
+from ..models import ListVersion, VersionEntry
 from . import bp, needs, page_error
 
 PAGE = 50
@@ -56,6 +58,23 @@ def _entry_or_404(entry_id: str, *, fresh: bool = False) -> tuple[dict[str, Any]
     return entry, snapshot
 
 
+def entry_history(entry_id: str) -> list[dict[str, Any]]:
+    """The versions in which this entry appeared, changed or left the list, newest first: where its revision in a
+    version differs from the one before (versions are immutable links to content-addressed revisions)."""
+    session = get_session()
+    held = dict(session.execute(select(VersionEntry.version, VersionEntry.revision_id)
+                                .where(VersionEntry.entry_id == entry_id)).all())
+    out, previous = [], None
+    for row in session.scalars(select(ListVersion).order_by(ListVersion.number)):
+        revision = held.get(row.number)
+        if revision != previous:
+            what = "added" if previous is None else "removed" if revision is None else "changed"
+            out.append({"version": row.number, "what": what, "actor": row.actor, "summary": row.summary,
+                        "created_at": row.created_at})
+        previous = revision
+    return out[::-1]
+
+
 @bp.get("/entries/<entry_id>")
 @needs("screener")
 def entry(entry_id: str) -> Any:
@@ -63,7 +82,7 @@ def entry(entry_id: str) -> Any:
     citations = [citation_json(c, snapshot.sources) for c in found["citations"]]
     return render_template("entry.html", entry=found, citations=citations, version=snapshot.version,
                            sources=snapshot.sources, primary_name=primary_name(found),
-                           saved=request.args.get("saved"))
+                           saved=request.args.get("saved"), history=entry_history(entry_id))
 
 
 def _editable_text(found: dict[str, Any]) -> str:
