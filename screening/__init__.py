@@ -31,4 +31,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     monitoring_runner.init_app(app)
     for module in (ops, screen, bulk, jobs, entries, admin, audit, monitoring, decisions):
         app.register_blueprint(module.bp)
+    from . import ui
+
+    ui.init_app(app)  # the analyst interface under /ui
     return app

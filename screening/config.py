@@ -84,6 +84,10 @@ SETTINGS: list[Setting] = [
     Setting("WEBHOOK_POLL_SECONDS", 2.0, float, "How often a worker's delivery thread looks for due deliveries."),
     Setting("PUBLIC_DOCS", True, _bool,
             "`/docs` and `/openapi.json` answer without an API key; `false` requires a valid key of any role."),
+    Setting("UI_SESSION_IDLE_MINUTES", 30, int,
+            "The analyst interface (`/ui`) signs a session out after this many minutes without a request."),
+    Setting("UI_SESSION_MAX_HOURS", 12, int,
+            "The analyst interface signs a session out this many hours after sign-in, however active."),
 ]
 
 

@@ -21,6 +21,11 @@ SHARED = ROOT.parent / "shared"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Registered here (--strict-markers): `-m "not browser"` runs the suite without chromium.
+    config.addinivalue_line("markers", "browser: drives Debian's chromium (tests/test_ui_browser.py)")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def service_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Built match indexes and job files go to temporary directories shared by the session (apps, the CLI, gunicorn

@@ -26,7 +26,10 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_wheel_holds_the_built_in_list_and_the_migrations(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for wanted in ("screening/lists/designations.yaml", "screening/lists/sources.yaml",
-                   "screening/migrations/env.py", "screening/migrations/script.py.mako"):
+                   "screening/migrations/env.py", "screening/migrations/script.py.mako",
+                   "screening/migrations/versions/0005_ui_sessions.py", "screening/ui/templates/base.html",
+                   "screening/ui/templates/_macros.html", "screening/ui/static/ui.css",
+                   "screening/ui/static/vendor/htmx.min.js", "screening/ui/static/vendor/htmx.LICENSE"):
         assert wanted in names, sorted(n for n in names if not n.endswith(".py"))
 
 

@@ -50,22 +50,33 @@ def audit() -> Any:
     if cursor is not None and not (cursor.isascii() and cursor.isdigit() and int(cursor) < 2**63):
         raise ApiError(400, "Invalid request", "cursor must be the next_cursor of a previous page.",
                        errors=[{"field": "cursor", "message": "not a cursor"}], slug="validation")
+    page, next_cursor = search(get_session(), kind=kind, actor=request.args.get("actor"),
+                               reference=request.args.get("reference"), since=time_arg("since"),
+                               until=time_arg("until"), cursor=int(cursor) if cursor else None, limit=limit)
+    return {"events": [event_json(e) for e in page], "next_cursor": next_cursor}
+
+
+def search(session: Session, *, kind: str | None, actor: str | None, reference: str | None,
+           since: datetime | None, until: datetime | None, cursor: int | None,
+           limit: int) -> tuple[list[AuditEvent], str | None]:
+    """Events newest first, filtered (exact actor and reference), after `cursor`; and the next page's cursor.
+    (Also the interface's audit page.)"""
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit + 1)
     if kind:
         query = query.where(AuditEvent.kind == kind)
-    for name, column in (("actor", AuditEvent.actor), ("reference", AuditEvent.reference)):
-        if request.args.get(name) is not None:
-            query = query.where(column == request.args[name])
-    if (since := time_arg("since")) is not None:
+    if actor is not None:
+        query = query.where(AuditEvent.actor == actor)
+    if reference is not None:
+        query = query.where(AuditEvent.reference == reference)
+    if since is not None:
         query = query.where(AuditEvent.occurred_at >= since)
-    if (until := time_arg("until")) is not None:
+    if until is not None:
         query = query.where(AuditEvent.occurred_at < until)
     if cursor:
-        query = query.where(AuditEvent.id < int(cursor))
-    rows = list(get_session().scalars(query))
+        query = query.where(AuditEvent.id < cursor)
+    rows = list(session.scalars(query))
     page = rows[:limit]
-    return {"events": [event_json(e) for e in page],
-            "next_cursor": str(page[-1].id) if len(rows) > limit else None}
+    return page, str(page[-1].id) if len(rows) > limit else None
 
 
 def prune_screenings(session: Session, retention_days: int) -> int:

@@ -38,15 +38,12 @@ def choice_arg(name: str, allowed: tuple[str, ...]) -> str | None:
     return raw
 
 
-@bp.get("/entries")
-@require("screener")
-def list_entries() -> Any:
-    snapshot = get_state(current_app).snapshot()
-    wanted_type, status = choice_arg("type", ENTRY_TYPES), choice_arg("status", ENTRY_STATUSES)
-    program, text = request.args.get("program"), (request.args.get("q") or "").casefold().strip()
-    limit, offset = int_arg("limit", 100, 1, 1000), int_arg("offset", 0, 0, 10**9)
+def select_entries(entries: Any, wanted_type: str | None, status: str | None, program: str | None,
+                   text: str) -> list[dict[str, Any]]:
+    """The entries these filters select, by id; `text` (casefolded) is part of a name or of the id. (Also the
+    interface's list page.)"""
     selected = []
-    for entry in snapshot.entries.values():
+    for entry in entries:
         if wanted_type and entry["type"] != wanted_type:
             continue
         if status and entry["status"] != status:
@@ -57,6 +54,17 @@ def list_entries() -> Any:
             continue
         selected.append(entry)
     selected.sort(key=lambda e: e["id"])
+    return selected
+
+
+@bp.get("/entries")
+@require("screener")
+def list_entries() -> Any:
+    snapshot = get_state(current_app).snapshot()
+    wanted_type, status = choice_arg("type", ENTRY_TYPES), choice_arg("status", ENTRY_STATUSES)
+    program, text = request.args.get("program"), (request.args.get("q") or "").casefold().strip()
+    limit, offset = int_arg("limit", 100, 1, 1000), int_arg("offset", 0, 0, 10**9)
+    selected = select_entries(snapshot.entries.values(), wanted_type, status, program, text)
     return {"list_version": snapshot.version, "total": len(selected), "limit": limit, "offset": offset,
             "entries": [entry_summary(e) for e in selected[offset:offset + limit]]}
 

@@ -175,6 +175,12 @@ def list_alerts() -> Any:
     status = choice_arg("status", ALERT_STATUSES)
     reference, entry_id = _text_arg("reference", 200), _text_arg("entry_id", 200)
     since = time_arg("since")
+    rows = get_session().scalars(alerts_query(status, reference, entry_id, since).offset(offset).limit(limit))
+    return {"alerts": [monitoring.alert_json(a) for a in rows], "limit": limit, "offset": offset}
+
+
+def alerts_query(status: str | None, reference: str | None, entry_id: str | None, since: Any) -> Any:
+    """The alerts these filters select, newest first (also the interface's queue)."""
     query = select(Alert)
     if status == "live":
         query = query.where(Alert.live_key.is_not(None))
@@ -188,8 +194,7 @@ def list_alerts() -> Any:
         query = query.where(Alert.entry_id == entry_id)
     if since is not None:
         query = query.where(Alert.created_at >= since)
-    rows = get_session().scalars(query.order_by(Alert.id.desc()).offset(offset).limit(limit))
-    return {"alerts": [monitoring.alert_json(a) for a in rows], "limit": limit, "offset": offset}
+    return query.order_by(Alert.id.desc())
 
 
 @bp.get("/alerts/<alert_id>")

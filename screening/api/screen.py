@@ -71,7 +71,8 @@ def _record(snapshot: ListSnapshot, audits: list[dict[str, Any]], references: li
     session.commit()
 
 
-def _respond_single(query: ScreenQuery) -> dict[str, Any]:
+def respond_single(query: ScreenQuery) -> dict[str, Any]:
+    """Screen one query, mark decided matches, audit it: the whole of /v1/screen (and of the interface's page)."""
     _check_name_length(query)
     snapshot = get_state(current_app).snapshot()
     body, audit = screen_one(query, snapshot)
@@ -86,14 +87,14 @@ def _respond_single(query: ScreenQuery) -> dict[str, Any]:
 @bp.post("/screen")
 @require("screener")
 def screen_post() -> Any:
-    return _respond_single(ScreenQuery.model_validate(_json_body()))
+    return respond_single(ScreenQuery.model_validate(_json_body()))
 
 
 @bp.get("/screen")
 @require("screener")
 def screen_get() -> Any:
     args = request.args.to_dict()
-    return _respond_single(ScreenQuery.model_validate(args))
+    return respond_single(ScreenQuery.model_validate(args))
 
 
 @bp.post("/screen/batch")

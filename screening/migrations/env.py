@@ -5,6 +5,7 @@ from alembic import context
 from screening.db import make_engine
 from screening.models import Base
 import screening.monitoring_models  # noqa: F401,E402 - its tables join Base.metadata
+import screening.ui_models  # noqa: F401,E402 - so do the interface's sessions
 
 config = context.config
 target_metadata = Base.metadata
