@@ -178,6 +178,10 @@ def test_the_role_decides_what_is_shown(app: Flask, role: str, allowed: list[str
     nav = client.get("/ui/screen").text
     assert ('href="/ui/alerts"' in nav) == (role != "screener")
     assert ('href="/ui/audit"' in nav) == (role == "admin")
+    # Who changed the list is the audit's business (the API's versions are admin-only): the timeline names the
+    # actor (the list was published by "tests") to admins only.
+    timeline = client.get("/ui/versions").text
+    assert (" by tests" in timeline) == (role == "admin"), timeline[:2000]
 
 
 def test_errors_are_pages_not_json(app: Flask) -> None:
