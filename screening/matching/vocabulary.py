@@ -36,6 +36,10 @@ SHORT_PART = 4  # parts this long or shorter are found one edit away by the left
 # Edits per letter of a joined query unit that an edit similarity of MIN_MERGED_SIMILARITY allows: d <= 0.15 *
 # (len + d), d <= 0.15 / 0.85 * len.
 MERGED_EDITS = (1 - MIN_MERGED_SIMILARITY) / MIN_MERGED_SIMILARITY
+# Joined parts up to this long meet a list unit by spelling only one edit away: at MIN_MERGED_SIMILARITY two edits
+# need 2 / 0.15 = 13.3 letters or more, which a unit of 11 +/- 1 letters never has. They are found by their
+# one-letter deletions (as short parts are), a few dictionary-like lookups instead of counting letter pairs.
+NEAR_MERGED_MAX = math.floor(2 / (1 - MIN_MERGED_SIMILARITY) - 1e-9) - 2
 _EMPTY = np.zeros(0, dtype=np.int32)
 
 
@@ -57,6 +61,13 @@ class KeyIndex:
         value = zlib.crc32(key.encode())
         lo, hi = np.searchsorted(self.hashes, value, "left"), np.searchsorted(self.hashes, value, "right")
         return self.vids[lo:hi].tolist()
+
+    def get_many(self, keys: Iterable[str]) -> list[int]:
+        """The units of any of these keys (one search for all of them)."""
+        values = np.asarray([zlib.crc32(key.encode()) for key in keys], dtype=np.uint32)
+        starts = np.searchsorted(self.hashes, values, "left").tolist()
+        ends = np.searchsorted(self.hashes, values, "right").tolist()
+        return [vid for a, b in zip(starts, ends) if b > a for vid in self.vids[a:b].tolist()]
 
 
 class PairIndex:
@@ -160,6 +171,8 @@ class Vocabulary:
         spelled = [vid for vid, group in enumerate(self.groups) if group != "han"]
         self._single_pairs = PairIndex(self.texts, [v for v in spelled if not self.joined[v]])
         self._joined_pairs = PairIndex(self.texts, [v for v in spelled if self.joined[v]])
+        self._near_merged = KeyIndex([(variant, v) for v in spelled if len(self.texts[v]) <= NEAR_MERGED_MAX + 1
+                                      for variant in _deletions(self.texts[v])])
         self._by_text = dict(self._by_text)
         self._short = dict(self._short)
         self._by_key = dict(self._by_key)
@@ -229,10 +242,12 @@ class Vocabulary:
                     found.update(self._by_text.get(spelling, ()))
         if len(text) <= SHORT_PART:
             spelled: list[int] = [v for variant in _deletions(text) for v in self._short.get(variant, ())]
+        elif merged and len(text) <= NEAR_MERGED_MAX:  # one edit away at most (see NEAR_MERGED_MAX)
+            spelled = [v for v in self._near_merged.get_many(_deletions(text)) if joins or not self.joined[v]]
         else:  # one edit away, and two or more where half of the letter pairs stay (parts.shares_bigrams)
             spelled = self._single_pairs.sharing(text, merged).tolist()
-        if joins and len(text) > SHORT_PART:
-            spelled += self._joined_pairs.sharing(text, True).tolist()
+            if joins:
+                spelled += self._joined_pairs.sharing(text, True).tolist()
         keys = ["s:" + skeleton(text)]
         if len(bare := skeleton(text, False)) >= 5:
             keys.append("c:" + bare)
