@@ -207,6 +207,24 @@ def test_audit_trail(client: FlaskClient, admin: dict, screener: dict) -> None: 
     assert_problem(client.get("/v1/audit?since=yesterday", headers=admin), 400)
 
 
+def test_audit_times_are_utc_on_a_host_in_another_time_zone(client: FlaskClient, admin: dict,  # type: ignore[type-arg]
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+    from datetime import datetime, timezone
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        before = datetime.now(timezone.utc)
+        assert client.delete("/v1/entries/gao-yan", headers={**admin, "If-Match": "*"}).status_code == 200
+        event = client.get("/v1/audit?kind=list", headers=admin).get_json()["events"][0]
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    written = datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
+    assert abs((written - before).total_seconds()) < 60, (event["time"], before)
+
+
 def test_retention_prunes_old_screenings_only(app: Flask, client: FlaskClient, screener: dict) -> None:  # type: ignore[type-arg]
     from datetime import timedelta
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from ..auth import require
 from ..db import get_session
 from ..errors import ApiError
-from ..models import AuditEvent, utcnow
+from ..models import AuditEvent, iso_utc, utcnow
 from .entries import int_arg
 
 bp = Blueprint("audit", __name__, url_prefix="/v1")
@@ -33,7 +33,8 @@ def time_arg(name: str) -> datetime | None:
 
 
 def event_json(event: AuditEvent) -> dict[str, Any]:
-    return {"id": event.id, "time": event.occurred_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+    # (iso_utc, not astimezone: SQLite gives the stored UTC time back naive, which astimezone would read as local.)
+    return {"id": event.id, "time": iso_utc(event.occurred_at),
             "kind": event.kind, "action": event.action, "actor": event.actor, "list_version": event.list_version,
             "reference": event.reference, "data": event.data}
 
