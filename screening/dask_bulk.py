@@ -363,7 +363,7 @@ def _connect(distributed: Any, address: str, workers: int) -> tuple[Any, Any]:
         if address == "local":
             # One thread per worker process: screening holds the GIL, so processes are what run in parallel.
             cluster = distributed.LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
-                                               dashboard_address=None)
+                                               dashboard_address=":0")
             address = cluster.scheduler_address
         return distributed.Client(address), cluster
     except (OSError, TimeoutError, ValueError) as exc:
