@@ -175,6 +175,7 @@ def _scan_csv(path: Path, options: BulkOptions, partition_rows: int, label: str)
         lines = _RawLines(handle, encoding)
         rows = bulkmod.parse_records(lines, dialect, encoding)
         header = bulkmod.read_header(rows)
+        bulkmod.resolve_columns(header, options)  # a missing column is refused first, as by the single machine
         params = tuple((name, getattr(dialect, name)) for name in _DIALECT_FIELDS if hasattr(dialect, name))
         cut = _splittable(encoding, dialect.quotechar)
         # The header may end inside a raw line (a file whose lines end in a lone \r), or the encoding may not allow
@@ -222,6 +223,7 @@ def plan(files: list[Path], options: BulkOptions, partition_rows: int) -> tuple[
         label = path.name if len(files) > 1 else ""
         if is_parquet(path):
             file_header, file_parts = _parquet_parts(path, partition_rows, label)
+            bulkmod.resolve_columns(file_header, options)
             encodings.add("parquet")
         else:
             file_header, encoding, file_parts = _scan_csv(path, options, partition_rows, label)
@@ -327,12 +329,15 @@ def screen_part(part: Part, job: Job, shipped: bytes | None = None) -> dict[str,
 
     def remembered(queries: list[Query]) -> list[Found]:
         nonlocal screened
-        fresh = [query for query in queries if query not in memo]
+        # A local copy of what is known: another thread of this worker may clear the memo meanwhile.
+        known = {query: found for query in queries if (found := memo.get(query)) is not None}
+        fresh = [query for query in queries if query not in known]
+        known.update(zip(fresh, screen(fresh)))
         if len(memo) + len(fresh) > WORKER_MEMO_NAMES:
             memo.clear()
-        memo.update(zip(fresh, screen(fresh)))
+        memo.update((query, known[query]) for query in fresh)
         screened += len(fresh)
-        return [memo[query] for query in queries]
+        return [known[query] for query in queries]
 
     rows = _parquet_rows(part) if part.row_group >= 0 else _csv_rows(part)
     counters = Counters()
@@ -470,13 +475,15 @@ def run(app: Flask, input_spec: str, output_path: Path, options: BulkOptions, th
         version, key, snapshot_path, shipped = _list_for_workers(app, client)
         parts_dir.mkdir(mode=0o700)  # the results are as private as the input
         job = Job(header, columns, options, threshold, key, snapshot_path, str(parts_dir), is_parquet(output_path))
-        futures = client.map(screen_part, parts, job=job, shipped=shipped, pure=False)
+        # Only as_completed holds the futures: each result leaves the cluster's memory once it is handled.
+        completed = distributed.as_completed(client.map(screen_part, parts, job=job, shipped=shipped, pure=False),
+                                             with_results=True)
         names = {part.index: Path(part.path).name for part in parts}
         output = _Output(output_path, header, job.parquet_out)
         with app.extensions["db_sessionmaker"]() as session, \
                 tqdm(total=sum(p.rows for p in parts), unit="row", dynamic_ncols=True,
                      desc=files[0].name if len(files) == 1 else input_spec) as bar:
-            for _, result in distributed.as_completed(futures, with_results=True):
+            for _, result in completed:
                 _audit(session, result, names[result["index"]], actor, version)
                 output.add(result["index"], result["path"])
                 totals.rows += result["rows"]
