@@ -2,6 +2,7 @@
 distinct names (bench/bulk_file.py --distinct) against the built-in list plus the 7.4k-entry OFAC export (../shared).
 
     python -m bench.dask_bulk [--rows 1000000] [--workers 1,2] [--partition-rows 10000] [--scheduler ADDRESS]
+                              [--workdir DIR] [--no-single]
 
 Each Dask run starts a LocalCluster of N worker processes (one thread each) in this process and times the command
 `screening bulk IN OUT --dask ADDRESS` end to end (start-up, the driver's checking pass, list load on the workers,
@@ -112,8 +113,9 @@ def main() -> None:
     parser.add_argument("--partition-rows", type=int, default=10_000)
     parser.add_argument("--scheduler", default=None, help="an existing cluster's address instead of LocalClusters")
     parser.add_argument("--no-single", action="store_true", help="skip the single-machine command")
+    parser.add_argument("--workdir", default=None, help="where the files go (shared storage for a real cluster)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         url = f"sqlite:///{tmp}/bulk.db"
         prepare(url, "builtin+ofac", 0)
         source = Path(tmp) / "customers.csv"
