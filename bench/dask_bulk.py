@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -89,6 +90,7 @@ def dask_run(source: Path, out: Path, workers: int, scheduler: str | None, parti
 
     from screening.dask_bulk import peak_memory_mb
 
+    logging.getLogger("distributed").setLevel(logging.WARNING)  # the cluster lives in this process: keep it quiet
     started = time.perf_counter()
     cluster = None if scheduler else distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
                                                               processes=True, dashboard_address=":0")
