@@ -446,15 +446,6 @@ def _audit(session: Any, result: dict[str, Any], file_name: str, actor: str, ver
     session.commit()
 
 
-@dataclass
-class Totals:
-    rows: int = 0
-    matched: int = 0
-    errors: int = 0
-    screened: int = 0
-    stopped: str = ""
-
-
 def run(app: Flask, input_spec: str, output_path: Path, options: BulkOptions, threshold: float, address: str,
         workers: int, partition_rows: int, actor: str) -> None:
     """The `bulk --dask` command, after the options are checked."""
@@ -470,7 +461,7 @@ def run(app: Flask, input_spec: str, output_path: Path, options: BulkOptions, th
         raise SystemExit(2) from None
     client, cluster = _connect(distributed, address, workers)
     parts_dir = output_path.parent / f".{output_path.name}.parts-{uuid.uuid4().hex[:12]}"
-    totals, output = Totals(), None
+    totals, screened, output = Counters(), 0, None
     try:
         version, key, snapshot_path, shipped = _list_for_workers(app, client)
         parts_dir.mkdir(mode=0o700)  # the results are as private as the input
@@ -489,7 +480,7 @@ def run(app: Flask, input_spec: str, output_path: Path, options: BulkOptions, th
                 totals.rows += result["rows"]
                 totals.matched += result["matched"]
                 totals.errors += result["errors"]
-                totals.screened += result["screened"]
+                screened += result["screened"]
                 totals.stopped = totals.stopped or result["stopped"]
                 bar.update(result["rows"])
                 bar.set_postfix(matches=totals.matched, errors=totals.errors, refresh=False)
@@ -509,7 +500,7 @@ def run(app: Flask, input_spec: str, output_path: Path, options: BulkOptions, th
             cluster.close()
     click.echo(f"{totals.rows} rows ({encoding}), {totals.matched} with matches, {totals.errors} with errors; "
                f"list version {version}; written to {output_path}")
-    click.echo(f"dask: {len(parts)} partitions on {worker_count} workers; {totals.screened} names screened")
+    click.echo(f"dask: {len(parts)} partitions on {worker_count} workers; {screened} names screened")
     if totals.stopped:  # the file changed after it was checked
         click.echo(f"incomplete: {totals.stopped}", err=True)
         raise SystemExit(1)
