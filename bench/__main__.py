@@ -14,6 +14,7 @@ STEPS = [
     ["bench.http_load", "--list", "synthetic", "--entries", "200000", "--seconds", "60", "--clients", "2"],
     ["bench.http_load", "--list", "neardup", "--entries", "200000", "--seconds", "60", "--clients", "2"],
     ["bench.bulk_speed"], ["bench.bulk_speed", "--distinct"],
+    ["bench.dask_bulk", "--rows", "100000", "--partition-rows", "5000"],
 ]
 
 if __name__ == "__main__":

@@ -98,6 +98,7 @@ class _Prefixed(io.RawIOBase):
 # Decoding: an undecodable byte b becomes the lone surrogate U+DC00+b instead of U+FFFD, so that the row holding it
 # is told apart from text that really holds U+FFFD, and is reported instead of screened as replacement characters.
 _MARK = "screening-bulk-mark"
+MARK_UNDECODABLE = _MARK  # for the readers of a part of a file (dask_bulk)
 
 
 def _mark_undecodable(exc: UnicodeError) -> tuple[str, int]:
@@ -187,10 +188,10 @@ class _Lines:
     record being read began, the line where its last open quote was opened (by an odd count of quotes on a line: a
     closed quoted field holds an even number), and the first character in it that cannot be screened."""
 
-    def __init__(self, text: Iterator[str], quotechar: str):
+    def __init__(self, text: Iterator[str], quotechar: str, first_line: int = 1):
         self._text, self._quote, self._ended = text, quotechar, False
-        self.number = 0
-        self.record_start, self.quote_opened = 1, 0
+        self.number = first_line - 1  # a part of a file read on its own (bulk on Dask) counts from where it starts
+        self.record_start, self.quote_opened = first_line, 0
         self.flaw: tuple[int, str] | None = None
 
     def __iter__(self) -> _Lines:
@@ -268,9 +269,8 @@ def _records(reader: Iterator[list[str]], lines: _Lines, encoding: str) -> Itera
         yield row
 
 
-def open_csv(stream: IO[bytes], options: BulkOptions) -> tuple[list[str], Iterator[list[str]], str]:
-    """Header, an iterator over the remaining rows, and the encoding; or CsvRefused. The iterator raises
-    CsvRefused (naming the line) where the file stops being CSV."""
+def sniff(stream: IO[bytes], options: BulkOptions) -> tuple[bytes, str, Any]:
+    """The file's first bytes (read for detection), its encoding and its CSV dialect; or CsvRefused."""
     head = stream.read(SAMPLE_BYTES)
     if not head.strip():
         raise CsvRefused("file", "the file is empty")
@@ -287,9 +287,17 @@ def open_csv(stream: IO[bytes], options: BulkOptions) -> tuple[list[str], Iterat
         first_line = sample.splitlines()[0] if sample.splitlines() else ""
         delimiter = max(",;\t", key=first_line.count) if any(d in first_line for d in ",;\t") else ","
         dialect = type("Sniffed", (csv.excel,), {"delimiter": delimiter})
-    text = io.TextIOWrapper(io.BufferedReader(_Prefixed(head, stream)), encoding=encoding, newline="", errors=_MARK)
-    lines = _Lines(text, (dialect.quotechar or "") if dialect.quoting != csv.QUOTE_NONE else "")
-    rows = _records(csv.reader(lines, dialect), lines, encoding)
+    return head, encoding, dialect
+
+
+def parse_records(text: Iterator[str], dialect: Any, encoding: str, first_line: int = 1) -> Iterator[list[str]]:
+    """The records of decoded lines (the first being physical line `first_line`), as open_csv reads them."""
+    lines = _Lines(text, (dialect.quotechar or "") if dialect.quoting != csv.QUOTE_NONE else "", first_line)
+    return _records(csv.reader(lines, dialect), lines, encoding)
+
+
+def read_header(rows: Iterator[list[str]]) -> list[str]:
+    """The header, the first record: or CsvRefused."""
     try:
         header = next(rows)
     except StopIteration:
@@ -298,7 +306,16 @@ def open_csv(stream: IO[bytes], options: BulkOptions) -> tuple[list[str], Iterat
         raise CsvRefused("file", f"no header row could be read: {exc}", exc.line) from None
     if isinstance(header, FlawedRow):
         raise CsvRefused("file", f"the header row cannot be read: {header.problem} (pass charset=)", 1)
-    return [h.strip() for h in header], rows, encoding
+    return [h.strip() for h in header]
+
+
+def open_csv(stream: IO[bytes], options: BulkOptions) -> tuple[list[str], Iterator[list[str]], str]:
+    """Header, an iterator over the remaining rows, and the encoding; or CsvRefused. The iterator raises
+    CsvRefused (naming the line) where the file stops being CSV."""
+    head, encoding, dialect = sniff(stream, options)
+    text = io.TextIOWrapper(io.BufferedReader(_Prefixed(head, stream)), encoding=encoding, newline="", errors=_MARK)
+    rows = parse_records(text, dialect, encoding)
+    return read_header(rows), rows, encoding
 
 
 def _column(header: list[str], wanted: str | None, what: str) -> int | None:

@@ -265,7 +265,7 @@ def _charset(ctx: click.Context, param: click.Parameter, value: str | None) -> s
 
 
 @main.command("bulk")
-@click.argument("input_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("input_path", type=click.Path(path_type=Path))
 @click.argument("output_path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--name-column", default="name", show_default=True)
 @click.option("--type-column", default=None)
@@ -273,10 +273,18 @@ def _charset(ctx: click.Context, param: click.Parameter, value: str | None) -> s
 @click.option("--threshold", type=float, default=None)
 @click.option("--charset", default=None, callback=_charset,
               help="Default: detected (UTF-8, UTF-16 with BOM, else cp1252 for Western text, others guessed).")
-@click.option("--processes", type=int, default=os.cpu_count() or 1, show_default=True)
+@click.option("--processes", type=int, default=os.cpu_count() or 1, show_default=True,
+              help="Worker processes (with --dask local: the LocalCluster's workers).")
 @click.option("--actor", default="cli", show_default=True)
+@click.option("--dask", "dask_address", default=None, metavar="ADDRESS|local",
+              help="Screen on a Dask cluster (its scheduler's address, or local for a LocalCluster). IN may then be "
+                   "a folder or a glob of CSV or Parquet files, OUT a .parquet file. Needs: pip install "
+                   "'screening[dask]'.")
+@click.option("--partition-rows", type=click.IntRange(min=1), default=10_000, show_default=True,
+              help="With --dask: rows per task.")
 def bulk(input_path: Path, output_path: Path, name_column: str, type_column: str | None, id_column: str | None,
-         threshold: float | None, charset: str | None, processes: int, actor: str) -> None:
+         threshold: float | None, charset: str | None, processes: int, actor: str, dask_address: str | None,
+         partition_rows: int) -> None:
     """Screen every row of a CSV file; write it back with the match columns, in order, with a progress bar.
 
     Cells a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return, also after
@@ -287,10 +295,22 @@ def bulk(input_path: Path, output_path: Path, name_column: str, type_column: str
     from .config import default_threshold
     from .liststate import get_state
 
+    if not dask_address and not input_path.is_file():
+        raise click.BadParameter(f"{str(input_path)!r} is not a file (a folder or a glob needs --dask).",
+                                 param_hint="'INPUT_PATH'")
+    if not dask_address and output_path.suffix.lower() in (".parquet", ".pq"):
+        raise click.BadParameter("Parquet output needs --dask.", param_hint="'OUTPUT_PATH'")
     app = _app()
     options = bulkmod.BulkOptions(name_column=name_column, type_column=type_column, id_column=id_column,
                                   threshold=threshold, charset=charset,
                                   max_name_length=app.config["MAX_NAME_LENGTH"])
+    if dask_address:  # the module imports nothing of Dask until run(): the default path never loads it
+        from .dask_bulk import run
+
+        run(app, str(input_path), output_path, options,
+            threshold if threshold is not None else default_threshold(app.config), dask_address, processes,
+            partition_rows, actor)
+        return
     try:  # the whole file is read once before the list is loaded: a file refused anywhere writes nothing
         with open(input_path, "rb") as source:
             total = bulkmod.check_file(source, options)

@@ -79,7 +79,8 @@ def _valid(content: Any) -> bool:
             and isinstance(content[1], dict) and isinstance(content[2], Matcher))
 
 
-def _load(path: Path) -> Content | None:
+def load_file(path: Path) -> Content | None:
+    """The content of one cache file, or None when it is missing or unusable (logged)."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -143,7 +144,7 @@ def load_or_build(content_hash: str | None, build: Callable[[], Content], direct
     if directory is None or not content_hash:
         return build()
     path = cache_path(directory, content_hash)
-    content = _load(path)
+    content = load_file(path)
     if content is None:
         content = build()
         _save(content, path)
