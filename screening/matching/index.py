@@ -288,9 +288,16 @@ class Matcher:
         key = (text, group, joined, joins)
         found = self._related_memo.get(key)
         if found is None:
+            if joins:
+                # The list's joined units on top of the answer without them, which is remembered too: a query
+                # unit is often looked up both ways (a family name with the part before it, as two kinds of unit).
+                parts = self._related(text, group, joined, False)
+                found = parts + self.vocabulary.related_joins(text, group, joined, parts)
+            else:
+                found = self.vocabulary.related_parts(text, group, joined)
             if len(self._related_memo) >= RELATED_MEMO_SIZE:
                 self._related_memo.clear()
-            found = self._related_memo[key] = self.vocabulary.related(text, group, joined, joins)
+            self._related_memo[key] = found
         return found
 
     def _credit(self, text: str, group: str, kind: int) -> UnitCredit:

@@ -221,10 +221,10 @@ class Vocabulary:
                                    if (m := pair_mode(q, g)) is not None}):
             self._mode_maps(mode, group)
 
-    def _candidates(self, text: str, modes: Iterable[tuple[str, str]], merged: bool,
-                    joins: bool) -> tuple[set[int], list[int]]:
-        """Units the text could meet: those met by a rule other than spelling (checked in full), and those that
-        share its spelling (one edit, or half of its letter pairs), to be checked by edit distance first."""
+    def _candidates(self, text: str, modes: Iterable[tuple[str, str]], merged: bool) -> tuple[set[int], list[int]]:
+        """Units the text could meet: those met by a rule other than spelling (checked in full), and the single
+        parts that share its spelling (one edit, or half of its letter pairs), to be checked by edit distance
+        first. (Joined units sharing its spelling: _spelled_joins.)"""
         found: set[int] = set(self._by_text.get(text, ()))
         if len(text) == 1:
             return found, []
@@ -243,11 +243,9 @@ class Vocabulary:
         if len(text) <= SHORT_PART:
             spelled: list[int] = [v for variant in _deletions(text) for v in self._short.get(variant, ())]
         elif merged and len(text) <= NEAR_MERGED_MAX:  # one edit away at most (see NEAR_MERGED_MAX)
-            spelled = [v for v in self._near_merged.get_many(_deletions(text)) if joins or not self.joined[v]]
+            spelled = [v for v in self._near_merged.get_many(_deletions(text)) if not self.joined[v]]
         else:  # one edit away, and two or more where half of the letter pairs stay (parts.shares_bigrams)
             spelled = self._single_pairs.sharing(text, merged).tolist()
-            if joins:
-                spelled += self._joined_pairs.sharing(text, True).tolist()
         keys = ["s:" + skeleton(text)]
         if len(bare := skeleton(text, False)) >= 5:
             keys.append("c:" + bare)
@@ -273,20 +271,44 @@ class Vocabulary:
         """Every unit a query unit could be aligned with, and the similarity it would get there: in an
         organization's name (where words of one stem meet) and in a person's (0 where it would not meet). A
         `joined` query unit is several parts written as one; `joins` asks for the list's joined units too."""
+        found = self.related_parts(text, group, joined)
+        return found + self.related_joins(text, group, joined, found) if joins else found
+
+    def related_parts(self, text: str, group: str, joined: bool) -> list[tuple[int, float, float]]:
+        """`related` without the list's joined units that only their spelling would find (see related_joins)."""
         if group == "han":
             return [(vid, 1.0, 1.0) for vid in self._by_text.get(text, ()) if self.groups[vid] == "han"]
         modes = {(m, g) for g in self._group_set if (m := pair_mode(group, g)) is not None}
-        found, spelled = self._candidates(text, modes, joined, joins)
-        if spelled:
-            # Spelling alone admits a unit only at an edit similarity of MIN_PART_SIMILARITY (two thirds for three
-            # letters one edit apart, which the scorer lifts to it; the short-part surcharge only lowers it): a
-            # fast first cut, in C.
-            texts = [self.texts[v] for v in spelled]
-            close = process.cdist([text], texts, scorer=OSA.normalized_similarity, dtype=np.float32,
-                                  score_cutoff=min(MIN_PART_SIMILARITY, 2 / 3) - 1e-6)[0]
-            found.update(v for v, sim in zip(spelled, close.tolist()) if sim > 0)
+        found, spelled = self._candidates(text, modes, joined)
+        return self._similar(text, group, joined, found | self._close(text, spelled))
+
+    def related_joins(self, text: str, group: str, joined: bool,
+                      parts: list[tuple[int, float, float]]) -> list[tuple[int, float, float]]:
+        """What `related` with `joins` adds to `parts` (related_parts' answer): the list's joined units one edit
+        away, or sharing most letter pairs (one unit looked up both ways costs the lookups of both once)."""
+        if group == "han" or len(text) <= SHORT_PART:
+            return []  # (the short parts' map holds joined units too: related_parts found them)
+        if joined and len(text) <= NEAR_MERGED_MAX:
+            spelled = [v for v in self._near_merged.get_many(_deletions(text)) if self.joined[v]]
+        else:
+            spelled = self._joined_pairs.sharing(text, True).tolist()
+        met = {vid for vid, _, _ in parts}
+        return self._similar(text, group, joined, self._close(text, spelled) - met)
+
+    def _close(self, text: str, spelled: list[int]) -> set[int]:
+        """The units spelled close enough to be checked: spelling alone admits a unit only at an edit similarity
+        of MIN_PART_SIMILARITY (two thirds for three letters one edit apart, which the scorer lifts to it; the
+        short-part surcharge only lowers it). A fast first cut, in C."""
+        if not spelled:
+            return set()
+        close = process.cdist([text], [self.texts[v] for v in spelled], scorer=OSA.normalized_similarity,
+                              dtype=np.float32, score_cutoff=min(MIN_PART_SIMILARITY, 2 / 3) - 1e-6)[0]
+        return {v for v, sim in zip(spelled, close.tolist()) if sim > 0}
+
+    def _similar(self, text: str, group: str, joined: bool, vids: Iterable[int]) -> list[tuple[int, float, float]]:
+        """Of these units, those the text meets, with the similarity as an organization's and a person's part."""
         out = []
-        for vid in found:
+        for vid in vids:
             other = self.groups[vid]
             if other == "han" or (other == "sounds" and group == "sounds"):
                 continue
