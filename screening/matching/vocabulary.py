@@ -41,6 +41,10 @@ MERGED_EDITS = (1 - MIN_MERGED_SIMILARITY) / MIN_MERGED_SIMILARITY
 # one-letter deletions (as short parts are), a few dictionary-like lookups instead of counting letter pairs.
 NEAR_MERGED_MAX = math.floor(2 / (1 - MIN_MERGED_SIMILARITY) - 1e-9) - 2
 _EMPTY = np.zeros(0, dtype=np.int32)
+# Spelling alone admits a unit only at an edit similarity of MIN_PART_SIMILARITY (two thirds for three letters one
+# edit apart, which the scorer lifts to it; the short-part surcharge only lowers it): the first cut, in C.
+RELATED_CUT = min(MIN_PART_SIMILARITY, 2 / 3) - 1e-6
+CLOSE_MERGED_MOST = 800  # units of the lengths allowed compared one by one; past this, by their letter pairs
 
 
 def _deletions(text: str) -> set[str]:
@@ -78,6 +82,7 @@ class PairIndex:
     def __init__(self, texts: list[str], vids: list[int]) -> None:
         ranked = sorted(vids, key=lambda v: len(texts[v]))
         self.by_rank = np.asarray(ranked, dtype=np.int32)
+        self.rank_texts = [texts[v] for v in ranked]
         self.rank_lengths = np.asarray([len(texts[v]) for v in ranked], dtype=np.int64)
         self.ids: dict[str, int] = {}
         slots: list[int] = []
@@ -88,6 +93,20 @@ class PairIndex:
                 ranks.append(rank)
         self.stride = len(ranked) + 1
         self.keys = np.sort(np.asarray(slots, dtype=np.int64) * self.stride + np.asarray(ranks, dtype=np.int64))
+
+    def close_merged(self, text: str) -> list[int] | None:
+        """The units a joined unit's spelling may meet (within MERGED_EDITS of its length), compared one by one in
+        C when the lengths allowed hold few units (long ones: few parts are as long as a joined unit); None
+        when they hold too many, for `sharing`. Those returned passed the same first cut as RELATED_CUT."""
+        edits = int(MERGED_EDITS * len(text))
+        first, last = np.searchsorted(self.rank_lengths, (len(text) - edits, len(text) + edits + 1)).tolist()
+        if last - first > CLOSE_MERGED_MOST:
+            return None
+        if first >= last:
+            return []
+        close = process.cdist([text], self.rank_texts[first:last], scorer=OSA.normalized_similarity,
+                              dtype=np.float32, score_cutoff=RELATED_CUT)[0]
+        return self.by_rank[first + np.flatnonzero(close)].tolist()
 
     def sharing(self, text: str, merged: bool) -> np.ndarray:
         """Units holding at least half of the text's letter pairs, or all but three of them (one edit destroys at
@@ -244,6 +263,9 @@ class Vocabulary:
             spelled: list[int] = [v for variant in _deletions(text) for v in self._short.get(variant, ())]
         elif merged and len(text) <= NEAR_MERGED_MAX:  # one edit away at most (see NEAR_MERGED_MAX)
             spelled = [v for v in self._near_merged.get_many(_deletions(text)) if not self.joined[v]]
+        elif merged and (close := self._single_pairs.close_merged(text)) is not None:
+            found.update(close)
+            spelled = []
         else:  # one edit away, and two or more where half of the letter pairs stay (parts.shares_bigrams)
             spelled = self._single_pairs.sharing(text, merged).tolist()
         keys = ["s:" + skeleton(text)]
@@ -296,13 +318,11 @@ class Vocabulary:
         return self._similar(text, group, joined, self._close(text, spelled) - met)
 
     def _close(self, text: str, spelled: list[int]) -> set[int]:
-        """The units spelled close enough to be checked: spelling alone admits a unit only at an edit similarity
-        of MIN_PART_SIMILARITY (two thirds for three letters one edit apart, which the scorer lifts to it; the
-        short-part surcharge only lowers it). A fast first cut, in C."""
+        """The units spelled close enough to be checked (RELATED_CUT)."""
         if not spelled:
             return set()
         close = process.cdist([text], [self.texts[v] for v in spelled], scorer=OSA.normalized_similarity,
-                              dtype=np.float32, score_cutoff=min(MIN_PART_SIMILARITY, 2 / 3) - 1e-6)[0]
+                              dtype=np.float32, score_cutoff=RELATED_CUT)[0]
         return {v for v, sim in zip(spelled, close.tolist()) if sim > 0}
 
     def _similar(self, text: str, group: str, joined: bool, vids: Iterable[int]) -> list[tuple[int, float, float]]:
