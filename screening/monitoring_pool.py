@@ -73,6 +73,10 @@ def _screen_chunk(keys: list[ScreenKey], threshold: float) -> dict[ScreenKey, Sc
     return out
 
 
+def _ready() -> None:
+    """Nothing: a task that makes the executor start a process."""
+
+
 class ScreenPool:
     """Processes screening a run's chunks ahead of the runner, in order."""
 
@@ -82,6 +86,13 @@ class ScreenPool:
         self.processes = processes
         self._executor = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_load, initargs=(database_url, version, cache_dir))
+
+    def start(self) -> ScreenPool:
+        """Start every process now (the executor would start them at the first chunks): they load the list while
+        the runner selects the subjects."""
+        for _ in range(self.processes):
+            self._executor.submit(_ready)
+        return self
 
     def ahead(self, chunks: list[list[ScreenKey]], threshold: float) -> Iterator[dict[ScreenKey, Screened]]:
         """Each chunk's results, in order, with a few chunks in flight (memory stays flat in the run's size). Stops

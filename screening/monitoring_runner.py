@@ -20,9 +20,9 @@ from datetime import timedelta
 from typing import Any, Callable, Iterator
 
 from flask import Flask
-from sqlalchemy import delete, exists, or_, select, update
+from sqlalchemy import delete, exists, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, defer
 
 from . import store
 from .api.render import match_json
@@ -137,7 +137,7 @@ def candidate_subjects(session: Session, run: MonitoringRun, threshold: float) -
 
 # Running -----------------------------------------------------------------------------------------------------------
 
-def _clear_reason(alert: Alert, subject: Subject, snapshot: ListSnapshot, entry_hashes: dict[str, str]) -> str:
+def _clear_reason(alert: Alert, subject: Any, snapshot: ListSnapshot, entry_hashes: dict[str, str]) -> str:
     entry = snapshot.entries.get(alert.entry_id)
     if entry is None:
         return "entry removed"
@@ -154,9 +154,11 @@ def _clear_reason(alert: Alert, subject: Subject, snapshot: ListSnapshot, entry_
 # once, as a bulk file does, and remembers at most this many results.
 SCREEN_MEMO_SIZE = 200_000
 ScreenMemo = dict[ScreenKey, tuple[Any, list[Any]]]
+SUBJECT_COLUMNS = (Subject.reference, Subject.name, Subject.type, Subject.birth_date, Subject.country,
+                   Subject.data_hash)
 
 
-def _screen(snapshot: ListSnapshot, subject: Subject, threshold: float, memo: ScreenMemo) -> tuple[Any, list[Any]]:
+def _screen(snapshot: ListSnapshot, subject: Any, threshold: float, memo: ScreenMemo) -> tuple[Any, list[Any]]:
     key = (subject.name, subject.type, subject.birth_date, subject.country)
     found = memo.get(key)
     if found is None:
@@ -173,10 +175,13 @@ def _process_chunk(app: Flask, session: Session, run: MonitoringRun, refs: list[
     """Re-score these subjects in the session's transaction: open alerts for new hits, clear vanished ones."""
     # FOR SHARE (PostgreSQL): a DELETE of one of these subjects waits for this chunk's commit, then clears the alerts
     # opened here; SQLite takes no row locks, see _drop_removed.
-    subjects = {s.reference: s for s in session.scalars(
-        select(Subject).where(Subject.reference.in_(refs)).with_for_update(read=True))}
+    # (Rows of the columns a run compares, not ORM objects, and no JSON column read: the runner's own work is what
+    # the pool's processes wait on beside it.)
+    subjects = {s.reference: s for s in session.execute(
+        select(*SUBJECT_COLUMNS).where(Subject.reference.in_(refs)).with_for_update(read=True))}
     live: dict[str, list[Alert]] = {}
-    for alert in session.scalars(select(Alert).where(Alert.subject_reference.in_(refs), Alert.live_key.is_not(None))):
+    for alert in session.scalars(select(Alert).where(Alert.subject_reference.in_(refs), Alert.live_key.is_not(None))
+                                 .options(defer(Alert.explanation), defer(Alert.citations))):
         live.setdefault(alert.subject_reference, []).append(alert)
     suppressed = {(s.subject_reference, s.entry_id): s for s in
                   session.scalars(select(Suppression).where(Suppression.subject_reference.in_(refs)))}
@@ -264,14 +269,24 @@ def _chunk_with_checkpoint(app: Flask, run: MonitoringRun, owner: str, refs: lis
     raise RuntimeError(f"run {run.id}: the chunk from {refs[0]} kept conflicting")
 
 
-@contextmanager
-def _screened_ahead(app: Flask, run: MonitoringRun, chunks: list[list[str]],
-                    threshold: float) -> Iterator[Iterator[dict[ScreenKey, Any]] | None]:
-    """The chunks' screenings, made ahead by a pool of processes when the run is large enough (monitoring_pool);
-    None: the runner screens each subject itself."""
+def _pool(app: Flask, run: MonitoringRun, subjects: int) -> ScreenPool | None:
+    """A pool of processes for a run of this many subjects, started now (its processes load the list while the
+    runner does); None when the runner screens alone (monitoring_pool.pool_processes)."""
     url = app.config["DATABASE_URL"]
-    processes = pool_processes(app.config, sum(map(len, chunks)), url)
+    processes = pool_processes(app.config, subjects, url)
     if processes <= 1:
+        return None
+    cache = index_cache_dir(app)
+    return ScreenPool(processes, url, run.list_version, str(cache) if cache else None).start()
+
+
+@contextmanager
+def _screened_ahead(app: Flask, run: MonitoringRun, chunks: list[list[str]], threshold: float,
+                    pool: ScreenPool | None) -> Iterator[Iterator[dict[ScreenKey, Any]] | None]:
+    """The chunks' screenings, made ahead by a pool of processes when the run is large enough (monitoring_pool):
+    `pool` when one was started already; None: the runner screens each subject itself."""
+    pool = pool or _pool(app, run, sum(map(len, chunks)))
+    if pool is None:
         yield None
         return
     with app.extensions["db_sessionmaker"]() as session:
@@ -283,8 +298,6 @@ def _screened_ahead(app: Flask, run: MonitoringRun, chunks: list[list[str]],
         fresh = {key for ref in chunk if (key := keys.get(ref)) is not None and key not in sent}
         sent |= fresh
         key_chunks.append(sorted(fresh, key=repr))
-    cache = index_cache_dir(app)
-    pool = ScreenPool(processes, url, run.list_version, str(cache) if cache else None)
     try:
         yield pool.ahead(key_chunks, threshold)
     finally:
@@ -309,8 +322,13 @@ def run_run(app: Flask, run_id: int, owner: str) -> str:
     if newer is not None and run.kind == "incremental":
         return "done" if _finish(app, run_id, owner, status="done", error=f"superseded by version {newer}") \
             else "lost"
+    pool = None
     try:
         threshold = default_threshold(app.config)
+        if run.kind == "full":  # its size is known now: the pool's processes start while the list loads
+            with app.extensions["db_sessionmaker"]() as session:
+                pool = _pool(app, run, session.scalar(select(func.count()).select_from(Subject).where(
+                    Subject.reference > run.cursor if run.cursor is not None else true())) or 0)
         with app.extensions["db_sessionmaker"]() as session:
             snapshot = _snapshot(app, session, run.list_version)
             entry_hashes, _ = store.version_links(session, run.list_version)
@@ -327,7 +345,7 @@ def run_run(app: Flask, run_id: int, owner: str) -> str:
                   "cleared": run.hits_cleared}
         memo: ScreenMemo = {}
         chunks = [todo[start:start + CHUNK] for start in range(0, len(todo), CHUNK)]
-        with _screened_ahead(app, run, chunks, threshold) as ahead:
+        with _screened_ahead(app, run, chunks, threshold, pool) as ahead:
             for chunk in chunks:
                 if ahead is not None:
                     screened = next(ahead, {})  # nothing once the pool broke: the runner screens the rest
@@ -344,6 +362,9 @@ def run_run(app: Flask, run_id: int, owner: str) -> str:
     except Exception as exc:
         log.exception("monitoring run %s failed", run_id)
         return _failed(app, run, owner, f"{type(exc).__name__}: {exc}"[:1000])
+    finally:
+        if pool is not None:
+            pool.close()  # (again, when the run ended before its chunks: closing twice is harmless)
 
 
 def _failed(app: Flask, run: MonitoringRun, owner: str, reason: str) -> str:
