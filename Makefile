@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SCREENING_PORT ?= 8000
 SCREENING_HOST ?= 127.0.0.1
 
-.PHONY: run test install bench clean lock settings-table yente-venv
+.PHONY: run test install bench clean lock settings-table yente-venv screenshots
 
 $(STAMP): requirements/dev.lock requirements/build.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3"; exit 1; }
@@ -32,6 +32,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+# The README's screenshots of the analyst interface, taken by its browser tests (Debian's chromium).
+screenshots: $(STAMP)
+	SCREENING_SCREENSHOTS=docs $(BIN)/python -m pytest -q tests/test_ui_browser.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import threading
 import urllib.request
 from pathlib import Path
@@ -27,7 +28,10 @@ pytestmark = [pytest.mark.browser,
               pytest.mark.filterwarnings("ignore:Session-scoped fixtures defined as instance methods")]
 CHROMIUM = "/usr/bin/chromium"
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
-SHOTS = ROOT / "docs" / "screenshots"
+# Each page is photographed on every run: into a temporary folder, or into the README's docs/screenshots/ with
+# SCREENING_SCREENSHOTS=docs (`make screenshots`), so that a test run leaves the work tree as it was.
+SHOTS = ROOT / "docs" / "screenshots" if os.environ.get("SCREENING_SCREENSHOTS") == "docs" else \
+    Path(tempfile.gettempdir()) / f"screening-screenshots-{os.getpid()}"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 VIEWPORT = {"width": 1100, "height": 800}
