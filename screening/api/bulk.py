@@ -22,18 +22,24 @@ from ..observability import record_screenings
 bp = Blueprint("bulk", __name__, url_prefix="/v1")
 
 
+def threshold_value(raw: str | None) -> float | None:
+    """A threshold given as text (a query argument, a form field): None when absent, else a number from 0 to 1
+    (400 naming the field otherwise)."""
+    if raw is None:
+        return None
+    try:
+        threshold = float(raw)
+    except ValueError:
+        threshold = -1.0
+    if not 0.0 <= threshold <= 1.0:
+        raise ApiError(400, "Invalid request", "threshold must be a number from 0 to 1.",
+                       errors=[{"field": "threshold", "message": "must be a number from 0 to 1"}],
+                       slug="validation")
+    return threshold
+
+
 def _options() -> bulk.BulkOptions:
-    raw = request.args.get("threshold")
-    threshold = None
-    if raw is not None:
-        try:
-            threshold = float(raw)
-        except ValueError:
-            threshold = -1.0
-        if not 0.0 <= threshold <= 1.0:
-            raise ApiError(400, "Invalid request", "threshold must be a number from 0 to 1.",
-                           errors=[{"field": "threshold", "message": "must be a number from 0 to 1"}],
-                           slug="validation")
+    threshold = threshold_value(request.args.get("threshold"))
     charset = request.args.get("charset")
     if charset:  # checked before the upload is read, for the stream and jobs alike
         try:

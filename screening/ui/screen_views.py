@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from .. import bulk, jobs
+from ..api.bulk import threshold_value
 from ..api.screen import respond_single
 from ..config import default_threshold
 from ..db import get_session
@@ -61,16 +62,7 @@ def _my_jobs() -> list[Job]:
 
 
 def _options(form: Any) -> bulk.BulkOptions:
-    threshold = None
-    raw = (form.get("threshold") or "").strip()
-    if raw:
-        try:
-            threshold = float(raw)
-        except ValueError:
-            threshold = -1.0
-        if not 0.0 <= threshold <= 1.0:
-            raise ApiError(400, "Invalid request", "threshold must be a number from 0 to 1.",
-                           errors=[{"field": "threshold", "message": "must be a number from 0 to 1"}])
+    threshold = threshold_value((form.get("threshold") or "").strip() or None)
     charset = (form.get("charset") or "").strip() or None
     if charset:
         try:
