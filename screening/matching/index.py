@@ -383,8 +383,9 @@ class Matcher:
                 if len(token) == 1 and group != "han":  # an initial, or the same letter alone
                     credit[k] = 1.0
                     reach[k] = self._top_part[support]
+            repeats = len(set(tokens)) < len(tokens)  # (what only a repeated part needs is skipped otherwise)
             partners: dict[int, np.ndarray] = {}  # part -> how many list units each name holds for it
-            joined = np.zeros((len(tokens), size), dtype=bool)  # the part is in a joined unit that meets the name
+            joined = np.zeros((len(tokens), size), dtype=bool) if repeats else None  # in a joined unit that meets it
             for unit_tokens, start, end, unit in found_units:
                 if unit_tokens is not tokens:
                     continue
@@ -392,6 +393,8 @@ class Matcher:
                 for k in range(start, end):
                     credit[k][at] = np.maximum(credit[k][at], unit.similarity)
                     reach[k][at] = np.maximum(reach[k][at], unit.weight / (end - start))
+                if joined is None:
+                    continue
                 if end - start == 1:
                     partners[start] = np.zeros(size, dtype=np.int32)
                     partners[start][at] = unit.partners
@@ -399,15 +402,14 @@ class Matcher:
                     joined[start:end, at] = True
             # A part repeated in the query (Michelle Michelle) meets as many list units as the name holds for it;
             # a copy left over costs nothing (its twin met), so it counts neither way.
-            present = np.ones((len(tokens), size), dtype=bool)
             first: dict[str, int] = {}
             copies: dict[str, int] = {}
             for k, token in enumerate(tokens):
-                if token in first and first[token] in partners:
+                if joined is not None and token in first and first[token] in partners:
                     copies[token] = copies.get(token, 0) + 1
-                    present[k] = (partners[first[token]] > copies[token]) | joined[k]
-                    credit[k] *= present[k]
-                    reach[k] *= present[k]
+                    present = (partners[first[token]] > copies[token]) | joined[k]
+                    credit[k] *= present
+                    reach[k] *= present
                 first.setdefault(token, k)
             weight = np.asarray(weights, dtype=np.float32)[:, None]
             gained = (credit * weight).sum(axis=0)
