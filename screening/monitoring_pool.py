@@ -20,6 +20,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Iterator
 
+from .db import sqlite_file
 from .liststate import ListSnapshot
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,8 @@ _snapshot: ListSnapshot | None = None
 def pool_processes(config: Any, subjects: int, database_url: str) -> int:
     """How many processes a run of this many subjects screens on (1: in the runner itself)."""
     configured = config.get("MONITORING_PROCESSES") or os.cpu_count() or 1
-    in_memory = database_url.startswith("sqlite") and (":memory:" in database_url or database_url.rstrip("/")
-                                                         in ("sqlite:", "sqlite://"))
+    # Another process cannot open an in-memory SQLite database (nor one SQLite opens by URI, which may be too).
+    in_memory = database_url.startswith("sqlite") and sqlite_file(database_url) is None
     if configured <= 1 or subjects < POOL_MIN_SUBJECTS or in_memory:
         return 1
     return int(configured)

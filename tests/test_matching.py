@@ -312,3 +312,14 @@ def test_a_name_of_type_any_with_a_legal_form_is_read_as_the_list_reads_organiza
                            ("Le-Hua Electronic Field Co., Ltd.", "lehua"), ("EP-LDA", "plane")):
         _, matches = matcher.screen(name, type="any")
         assert matches and matches[0].entry_id == expected and matches[0].score == 1.0, (name, matches)
+
+
+def test_raw_scores_for_is_raw_score_for_float_for_float() -> None:
+    """The retrieval's per-name bars (Matcher._raw_bars) must be the scalar inverse's own floats."""
+    import numpy as np
+
+    from screening.matching.score import raw_score_for, raw_scores_for
+
+    scores = [0.8 - added - 0.0005 for added in (0.0, 0.03, -0.08, 0.05, 0.08, -0.15, -0.23, -0.1, -0.12, 0.02)]
+    scores += [i / 997 - 0.2 for i in range(1400)]
+    assert raw_scores_for(np.asarray(scores)).tolist() == [raw_score_for(s) for s in scores]

@@ -17,9 +17,9 @@ from typing import Any, Iterable, NamedTuple
 
 import numpy as np
 
-from .score import (ACRONYM_SCORE, CALIBRATED_DEFAULT, CONTRADICTION_WEIGHT, MIN_LEFTOVER_SHARE, OMISSION_LIMIT,
-                    PERSON_SUBSTITUTION_FACTOR, RAW_AT_DEFAULT, SUBSTITUTION_COST, NameScore, calibrate,
-                    raw_score_for, score_forms)
+from .score import (ACRONYM_SCORE, CONTRADICTION_WEIGHT, MIN_LEFTOVER_SHARE, OMISSION_LIMIT,
+                    PERSON_SUBSTITUTION_FACTOR, SUBSTITUTION_COST, NameScore, calibrate, raw_score_for,
+                    raw_scores_for, score_forms)
 from .text import CROSS_SCRIPT_MODE, NameForm, NameType, normalize_name
 from .vocab import base_weight
 from .vocabulary import Vocabulary
@@ -150,13 +150,6 @@ def units(tokens: tuple[str, ...], query: bool, group: str, person: bool = True)
     if n >= 2:
         spans.append((0, n, WHOLE))
     return spans
-
-
-def _raw_scores_for(scores: np.ndarray) -> np.ndarray:
-    """score.raw_score_for of each score, at once (the same operations, in the same order)."""
-    scores = np.minimum(1.0, np.maximum(0.0, scores))
-    return np.where(scores <= CALIBRATED_DEFAULT, scores * RAW_AT_DEFAULT / CALIBRATED_DEFAULT,
-                    RAW_AT_DEFAULT + (scores - CALIBRATED_DEFAULT) * (1 - RAW_AT_DEFAULT) / (1 - CALIBRATED_DEFAULT))
 
 
 class Matcher:
@@ -517,7 +510,7 @@ class Matcher:
             added += np.where(self._in_country(country)[entry], MAX_BONUS["country"],
                               np.where(self._entry_has_countries[entry], COUNTRY_DIFFERS, 0.0))
         # (Half a thousandth: reported scores are rounded to three decimals.)
-        return _raw_scores_for(threshold - added - 0.0005)
+        return raw_scores_for(threshold - added - 0.0005)
 
     @staticmethod
     def _adjust(match: EntryMatch, info: EntryInfo, birth_date: str | None, country: str | None) -> None:

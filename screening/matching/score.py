@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable
 
+import numpy as np
+
 from .parts import MIN_MERGED_SIMILARITY, MIN_PART_SIMILARITY, pair_mode, part_similarity
 from .phonetic import looks_chinese
 from .text import NameForm
@@ -319,6 +321,13 @@ def raw_score_for(score: float) -> float:
     if score <= CALIBRATED_DEFAULT:
         return score * RAW_AT_DEFAULT / CALIBRATED_DEFAULT
     return RAW_AT_DEFAULT + (score - CALIBRATED_DEFAULT) * (1 - RAW_AT_DEFAULT) / (1 - CALIBRATED_DEFAULT)
+
+
+def raw_scores_for(scores: np.ndarray) -> np.ndarray:
+    """raw_score_for of each score, at once: the same operations in the same order, so the same floats."""
+    scores = np.minimum(1.0, np.maximum(0.0, scores))
+    return np.where(scores <= CALIBRATED_DEFAULT, scores * RAW_AT_DEFAULT / CALIBRATED_DEFAULT,
+                    RAW_AT_DEFAULT + (scores - CALIBRATED_DEFAULT) * (1 - RAW_AT_DEFAULT) / (1 - CALIBRATED_DEFAULT))
 
 
 # The least share of its weight that a part left over costs, whatever the case: the retrieval bound (index.py).
