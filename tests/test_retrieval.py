@@ -123,3 +123,43 @@ def test_retrieval_scores_only_what_can_pass(neardup) -> None:  # type: ignore[n
     form = normalize_name(entries[0]["names"][0]["name"], entries[0]["type"])
     support, bound = matcher.retrieval_bound(form)
     assert 0 < len(matcher.candidates(form)) < len(support) and np.all(bound <= 1.0)
+
+
+def _edited(text: str, edits: int, rng: random.Random) -> str:
+    """The text after this many edits of any kind (substitution, insertion, deletion, adjacent transposition)."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    for _ in range(edits):
+        at = rng.randrange(len(text))
+        kind = rng.choice("sidt")
+        if kind == "s":
+            text = text[:at] + rng.choice(letters) + text[at + 1:]
+        elif kind == "i":
+            text = text[:at] + rng.choice(letters) + text[at:]
+        elif kind == "d":
+            text = text[:at] + text[at + 1:]
+        elif at + 1 < len(text):
+            text = text[:at] + text[at + 1] + text[at] + text[at + 2:]
+    return text
+
+
+def test_a_long_joined_unit_finds_every_unit_within_its_edits() -> None:
+    """PairIndex._close_spelled (joined units of 12 to 40 letters) against brute force: every unit within
+    MERGED_EDITS of the text's length in OSA distance is found, transpositions across its segments included."""
+    from rapidfuzz.distance import OSA
+
+    from screening.matching.vocabulary import MERGED_EDITS, SEGMENT_TEXT, PairIndex
+
+    rng = random.Random(11)
+    letters = "aeioubdhklmnrst"  # few letters: many units share pieces, as names do
+    texts = ["".join(rng.choice(letters) for _ in range(rng.randint(SEGMENT_TEXT[0], SEGMENT_TEXT[1])))
+             for _ in range(300)]
+    texts += [_edited(t, rng.randint(1, int(MERGED_EDITS * len(t))), rng) for t in texts for _ in range(4)]
+    texts += ["short", "abc", "x" * 60]  # outside the lengths it indexes
+    index = PairIndex(texts, list(range(len(texts))))
+    for query in texts[:300] + [_edited(t, 2, rng) for t in texts[:100]]:
+        if not SEGMENT_TEXT[0] <= len(query) <= SEGMENT_TEXT[1]:
+            continue
+        edits = int(MERGED_EDITS * len(query))
+        near = {v for v, t in enumerate(texts) if OSA.distance(query, t) <= edits}
+        found = set(index.sharing(query, True).tolist())
+        assert near <= found, (query, [texts[v] for v in near - found])

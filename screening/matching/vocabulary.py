@@ -10,6 +10,8 @@ upper bound of a name's score on it):
   pair lookup below finds them; for shorter parts, a map of each part with one letter left out (SymSpell's idea);
 - two edits or more: the scorer admits them only where half of the query part's letter pairs stay in place, which
   the pair lookup finds exactly (a name holding none of the query part's rarest pairs cannot hold half of them);
+  parts joined into one unit, 12 letters or more, only within MERGED_EDITS edits, which one whole segment of
+  the unit betrays (pigeonhole: PairIndex._close_spelled);
 - plural and stem, nickname, Korean surname spellings, the same sound or consonants, initials: maps by key;
 - cross-script (a part written in another script): maps of the consonant keys of each mode, one edit apart by the
   same left-out-letter maps, built the first time a query needs the mode.
@@ -44,7 +46,10 @@ _EMPTY = np.zeros(0, dtype=np.int32)
 # Spelling alone admits a unit only at an edit similarity of MIN_PART_SIMILARITY (two thirds for three letters one
 # edit apart, which the scorer lifts to it; the short-part surcharge only lowers it): the first cut, in C.
 RELATED_CUT = min(MIN_PART_SIMILARITY, 2 / 3) - 1e-6
-CLOSE_MERGED_MOST = 800  # units of the lengths allowed compared one by one; past this, by their letter pairs
+# Joined units this long are looked up by segments (PairIndex._close_spelled), which meet the units of these lengths.
+SEGMENT_TEXT = (NEAR_MERGED_MAX + 1, 40)
+SEGMENT_UNITS = (SEGMENT_TEXT[0] - int(MERGED_EDITS * SEGMENT_TEXT[0]),
+                 SEGMENT_TEXT[1] + int(MERGED_EDITS * SEGMENT_TEXT[1]))
 
 
 def _deletions(text: str) -> set[str]:
@@ -77,7 +82,9 @@ class KeyIndex:
 class PairIndex:
     """Units by the letter pairs (padded) they hold. The units are ranked by length, so that the lengths a lookup
     can meet are one range of ranks: each pair's units are kept in rank order, in one sorted array of (pair, rank)
-    keys searched for all of a text's pairs at once, and the units found are counted over that range only."""
+    keys searched for all of a text's pairs at once, and the units found are counted over that range only. Long
+    joined units, which must agree more closely, are looked up by their pieces of three letters instead (a common
+    letter pair is held by thousands of units of those lengths, a piece in its place by few)."""
 
     def __init__(self, texts: list[str], vids: list[int]) -> None:
         ranked = sorted(vids, key=lambda v: len(texts[v]))
@@ -93,20 +100,52 @@ class PairIndex:
                 ranks.append(rank)
         self.stride = len(ranked) + 1
         self.keys = np.sort(np.asarray(slots, dtype=np.int64) * self.stride + np.asarray(ranks, dtype=np.int64))
+        self._index_segments(texts, ranked)
 
-    def close_merged(self, text: str) -> list[int] | None:
-        """The units a joined unit's spelling may meet (within MERGED_EDITS of its length), compared one by one in
-        C when the lengths allowed hold few units (long ones: few parts are as long as a joined unit); None
-        when they hold too many, for `sharing`. Those returned passed the same first cut as RELATED_CUT."""
+    def _index_segments(self, texts: list[str], ranked: list[int]) -> None:
+        """The three-letter pieces of every unit a long joined unit may meet (see `_close_spelled`), each with where
+        it stands and the unit's length: one sorted array of (piece, position, length, unit) keys."""
+        assert len(texts) < 1 << 24, "a unit id takes 24 bits of a segment key"
+        self.piece_ids: dict[str, int] = {}
+        keys = []
+        for vid in ranked:
+            text = texts[vid]
+            if SEGMENT_UNITS[0] <= len(text) <= SEGMENT_UNITS[1]:
+                for at in range(len(text) - 2):
+                    piece = self.piece_ids.setdefault(text[at:at + 3], len(self.piece_ids))
+                    keys.append((((piece << 6) | at) << 6 | len(text)) << 24 | vid)
+        self.piece_keys = np.sort(np.asarray(keys, dtype=np.int64))
+        pieces = self.piece_keys >> 36
+        self.piece_counts = np.bincount(pieces, minlength=len(self.piece_ids)).tolist()
+
+    def _close_spelled(self, text: str) -> np.ndarray:
+        """Units a joined unit of SEGMENT_TEXT letters may meet by spelling: within `MERGED_EDITS` edits (OSA) of
+        it, or more (the edit similarity checked next decides). Cut the text into edits + 1 segments with a letter
+        between each two: an edit (a transposition too) touches one segment at most, so one is left whole, and a
+        unit that close holds it, moved by as many places as letters were added or dropped before it, at most
+        the edits. From each segment the piece of three letters fewest units hold is looked up."""
         edits = int(MERGED_EDITS * len(text))
-        first, last = np.searchsorted(self.rank_lengths, (len(text) - edits, len(text) + edits + 1)).tolist()
-        if last - first > CLOSE_MERGED_MOST:
-            return None
-        if first >= last:
-            return []
-        close = process.cdist([text], self.rank_texts[first:last], scorer=OSA.normalized_similarity,
-                              dtype=np.float32, score_cutoff=RELATED_CUT)[0]
-        return self.by_rank[first + np.flatnonzero(close)].tolist()
+        segments = edits + 1
+        letters = len(text) - edits
+        counts, ids = self.piece_counts, self.piece_ids
+        lows: list[int] = []
+        highs: list[int] = []
+        start = 0
+        for i in range(segments):
+            size = letters // segments + (i < letters % segments)
+            pieces = [ids.get(text[at:at + 3], -1) for at in range(start, start + size - 2)]
+            if -1 not in pieces:  # (else no unit holds this segment whole)
+                piece, at = min(zip(pieces, range(start, start + size)), key=lambda p: counts[p[0]])
+                lows.append(((piece << 6) | max(0, at - edits)) << 30)
+                highs.append(((piece << 6) | (at + edits + 1)) << 30)
+            start += size + 1
+        if not lows:
+            return _EMPTY
+        firsts = np.searchsorted(self.piece_keys, lows).tolist()
+        lasts = np.searchsorted(self.piece_keys, highs).tolist()
+        found = np.concatenate([self.piece_keys[a:b] for a, b in zip(firsts, lasts)])
+        lengths = (found >> 24) & 63
+        return np.unique(found[np.abs(lengths - len(text)) <= edits] & 0xFFFFFF).astype(np.int32)
 
     def sharing(self, text: str, merged: bool) -> np.ndarray:
         """Units holding at least half of the text's letter pairs, or all but three of them (one edit destroys at
@@ -114,6 +153,8 @@ class PairIndex:
         (within 30% of the longer). With a joined unit on either side they must be spelled alike to
         MIN_MERGED_SIMILARITY: at most `MERGED_EDITS` of the length apart, each edit destroying at most three
         pairs."""
+        if merged and SEGMENT_TEXT[0] <= len(text) <= SEGMENT_TEXT[1]:
+            return self._close_spelled(text)
         grams = bigrams(text)
         need = max(1, min((len(grams) + 1) // 2, len(grams) - 3))
         shortest, longest = math.ceil(0.7 * len(text) - 1e-9), math.floor(len(text) / 0.7 + 1e-9)
@@ -263,9 +304,6 @@ class Vocabulary:
             spelled: list[int] = [v for variant in _deletions(text) for v in self._short.get(variant, ())]
         elif merged and len(text) <= NEAR_MERGED_MAX:  # one edit away at most (see NEAR_MERGED_MAX)
             spelled = [v for v in self._near_merged.get_many(_deletions(text)) if not self.joined[v]]
-        elif merged and (close := self._single_pairs.close_merged(text)) is not None:
-            found.update(close)
-            spelled = []
         else:  # one edit away, and two or more where half of the letter pairs stay (parts.shares_bigrams)
             spelled = self._single_pairs.sharing(text, merged).tolist()
         keys = ["s:" + skeleton(text)]
