@@ -22,6 +22,7 @@ from typing import Any, Iterator
 
 from .db import sqlite_file
 from .liststate import ListSnapshot
+from .matching.index import ScreenQuery
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +66,9 @@ def _load(database_url: str, version: int, cache_dir: str | None) -> None:
 
 def _screen_chunk(keys: list[ScreenKey], threshold: float) -> dict[ScreenKey, Screened]:
     assert _snapshot is not None, "the pool's initializer did not run"
-    out: dict[ScreenKey, Screened] = {}
-    for key in keys:
-        name, kind, birth_date, country = key
-        query, matches = _snapshot.matcher.screen(name, type=kind, threshold=threshold,  # type: ignore[arg-type]
-                                                  limit=100, birth_date=birth_date, country=country)
-        out[key] = (query if matches else None, matches)  # a query without matches is never shown: not sent back
-    return out
+    screened = _snapshot.matcher.screen_many([ScreenQuery(*key) for key in keys], threshold=threshold, limit=100)
+    # (A query without matches is never shown: not sent back.)
+    return {key: (query if matches else None, matches) for key, (query, matches) in zip(keys, screened)}
 
 
 def _ready() -> None:

@@ -17,7 +17,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from flask import Flask
 from sqlalchemy import delete, exists, func, or_, select, true, update
@@ -31,7 +31,7 @@ from .background import poll_loop
 from .jobs import MAX_ATTEMPTS
 from .liststate import ListSnapshot, build_snapshot, get_state, index_cache_dir
 from .matching import Matcher
-from .matching.index import MAX_BONUS
+from .matching.index import MAX_BONUS, ScreenQuery
 from .models import utcnow
 from .monitoring import live_key, notice_changes, queue_full_run, runner_enabled
 from .monitoring_pool import ScreenKey, ScreenPool, pool_processes
@@ -158,16 +158,18 @@ SUBJECT_COLUMNS = (Subject.reference, Subject.name, Subject.type, Subject.birth_
                    Subject.data_hash)
 
 
-def _screen(snapshot: ListSnapshot, subject: Any, threshold: float, memo: ScreenMemo) -> tuple[Any, list[Any]]:
-    key = (subject.name, subject.type, subject.birth_date, subject.country)
-    found = memo.get(key)
-    if found is None:
-        if len(memo) >= SCREEN_MEMO_SIZE:
-            memo.clear()
-        found = memo[key] = snapshot.matcher.screen(subject.name, type=subject.type,  # type: ignore[arg-type]
-                                                    threshold=threshold, limit=100, birth_date=subject.birth_date,
-                                                    country=subject.country)
-    return found
+def _screen_chunk(snapshot: ListSnapshot, subjects: Iterable[Any], threshold: float, memo: ScreenMemo) -> None:
+    """Screen the subjects the memo has no result for (the pool's results are in it already), all at once."""
+    keys = list(dict.fromkeys((s.name, s.type, s.birth_date, s.country) for s in subjects))
+    missing = [key for key in keys if key not in memo]
+    if not missing:
+        return
+    found = snapshot.matcher.screen_many([ScreenQuery(*key) for key in missing], threshold=threshold, limit=100)
+    if len(memo) + len(missing) > SCREEN_MEMO_SIZE:  # full: keep this chunk's own results only
+        kept = {key: memo[key] for key in keys if key in memo}
+        memo.clear()
+        memo.update(kept)
+    memo.update(zip(missing, found))
 
 
 def _process_chunk(app: Flask, session: Session, run: MonitoringRun, refs: list[str], snapshot: ListSnapshot,
@@ -187,11 +189,12 @@ def _process_chunk(app: Flask, session: Session, run: MonitoringRun, refs: list[
                   session.scalars(select(Suppression).where(Suppression.subject_reference.in_(refs)))}
     opened = cleared = 0
     now = utcnow()
+    _screen_chunk(snapshot, subjects.values(), threshold, memo)
     for ref in refs:
         subject = subjects.get(ref)
         if subject is None:
             continue  # removed since the run began: its alerts were cleared then
-        query, matches = _screen(snapshot, subject, threshold, memo)
+        query, matches = memo[(subject.name, subject.type, subject.birth_date, subject.country)]
         hits = {m.entry_id: m for m in matches}
         for alert in live.get(ref, []):
             if alert.entry_id not in hits:

@@ -287,8 +287,9 @@ def test_a_run_screens_a_repeated_name_once_and_alerts_every_subject(app: Flask,
     from screening.matching import Matcher
 
     screened: list[str] = []
-    real = Matcher.screen
-    monkeypatch.setattr(Matcher, "screen", lambda self, name, **kw: screened.append(name) or real(self, name, **kw))
+    real = Matcher.screen_many
+    monkeypatch.setattr(Matcher, "screen_many", lambda self, queries, **kw:
+                        screened.extend(q.name for q in queries) or real(self, queries, **kw))
     subjects(client, admin, ("a", "Chen Quanguo"), ("b", "Chen Quanguo"), ("c", "Nobody Atall"))
     monitoring_runner.run_pending(app)
     assert sorted(screened) == ["Chen Quanguo", "Nobody Atall"], screened

@@ -80,6 +80,28 @@ def test_screening_with_retrieval_equals_scoring_the_whole_list(labelled_matcher
     assert sum(map(len, retrieved)) > 40
 
 
+def test_a_batch_of_queries_gets_the_bounds_and_answers_each_gets_alone(labelled_matcher) -> None:  # type: ignore[no-untyped-def]
+    """Matcher.screen_many computes the bounds of a batch together (bound.py): the same floats, the same matches,
+    for names of every script and length, repeated parts, initials, and with birth dates and countries."""
+    from screening.matching.index import ScreenQuery
+
+    matcher, names = labelled_matcher
+    rng = random.Random(12)
+    sample = rng.sample(sorted(names.items()), 300) + [("Michelle Michelle Obama", "person"), ("J. R. Smith", "any")]
+    queries = [ScreenQuery(name, kind, rng.choice([None, "1961-05-13"]), rng.choice([None, "CN", "US"]))
+               for name, kind in sample]
+    forms = [normalize_name(q.name, q.type) for q in queries]
+    for (support, bound), form in zip(matcher.retrieval_bounds(forms), forms):
+        alone_support, alone_bound = matcher.retrieval_bound(form)
+        assert support.tolist() == alone_support.tolist() and bound.tolist() == alone_bound.tolist(), form.normalized
+    together = matcher.screen_many(queries, threshold=0.6, limit=20)
+    alone = [matcher.screen(q.name, type=q.type, birth_date=q.birth_date, country=q.country, threshold=0.6,
+                            limit=20) for q in queries]
+    assert [[(m.entry_id, m.score) for m in found] for _, found in together] == \
+        [[(m.entry_id, m.score) for m in found] for _, found in alone]
+    assert sum(len(found) for _, found in together) > 300
+
+
 @pytest.fixture(scope="module")
 def neardup() -> tuple[Matcher, list[dict]]:  # type: ignore[type-arg]
     entries = list(neardup_entries(20_000, seed=3))

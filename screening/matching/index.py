@@ -17,9 +17,8 @@ from typing import Any, Iterable, NamedTuple
 
 import numpy as np
 
-from .score import (ACRONYM_SCORE, CONTRADICTION_WEIGHT, MIN_LEFTOVER_SHARE, OMISSION_LIMIT,
-                    PERSON_SUBSTITUTION_FACTOR, SUBSTITUTION_COST, NameScore, calibrate, raw_score_for,
-                    raw_scores_for, score_forms)
+from .bound import Bound, ListArrays, Reading, UnitCredit, bounds
+from .score import ACRONYM_SCORE, NameScore, calibrate, raw_score_for, raw_scores_for, score_forms
 from .text import CROSS_SCRIPT_MODE, NameForm, NameType, normalize_name
 from .vocab import base_weight
 from .vocabulary import Vocabulary
@@ -33,14 +32,13 @@ BIRTH_DATE_DIFFERS, COUNTRY_DIFFERS = -0.15, -0.08  # what _adjust takes off whe
 COUNTRY_MASKS_KEPT = 300  # countries whose entries are remembered (a bulk file's country column may hold anything)
 
 
-class UnitCredit(NamedTuple):
-    """Where a query unit finds partners: list names (ids, ascending, once each), the best similarity there, the
-    heaviest partner's weight, and how many partners each name holds."""
+class ScreenQuery(NamedTuple):
+    """A name to screen, with what else the screening weighs."""
 
-    ids: np.ndarray
-    similarity: np.ndarray
-    weight: np.ndarray
-    partners: np.ndarray
+    name: str
+    type: NameType = "any"
+    birth_date: str | None = None
+    country: str | None = None
 
 
 @dataclass(frozen=True)
@@ -338,98 +336,31 @@ class Matcher:
         person's score is multiplied by PERSON_SUBSTITUTION_FACTOR. Acronyms and identical Han names are bounded
         by what the scorer gives them.
         """
-        found_units = []
-        for tokens, group in readings(query):
-            weights = self._reading_weights(query, tokens, group)
-            for start, end, kind in units(tokens, True, group):
-                if end - start == 1 and len(tokens[start]) == 1 and group != "han":
-                    continue  # an initial: assumed to meet every name (below), never a reason to score one
-                credit = self._unit_credit("".join(tokens[start:end]), group, kind)
-                if len(credit.ids):
-                    found_units.append((tokens, start, end, credit))
-        forced: dict[int, float] = {}
-        for rid in self._han.get(query.han or "", ()):
-            forced[rid] = 1.0
-        if len(query.tokens) == 1:
-            for rid in self._acronyms.get(query.tokens[0], ()):
-                forced[rid] = max(forced.get(rid, 0.0), ACRONYM_SCORE)
-        for acronym in query.acronyms:
-            for rid in self._one_word.get(acronym, ()):
-                forced[rid] = max(forced.get(rid, 0.0), ACRONYM_SCORE)
-        if not found_units and not forced:
-            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
-        support = np.unique(np.concatenate([u[3].ids for u in found_units] + [np.asarray(list(forced), dtype=np.int32)]))
-        local = np.empty(len(self.records), dtype=np.int32)
-        local[support] = np.arange(len(support), dtype=np.int32)
-        size = len(support)
-        bound = np.zeros(size, dtype=np.float32)
-        w_min, w_max = self._w_min[support], self._w_max[support]
-        person = self._person[support]
-        for tokens, group in readings(query):
-            weights = self._reading_weights(query, tokens, group)
-            credit = np.zeros((len(tokens), size), dtype=np.float32)
-            # reach[k]: the heaviest list unit a query unit holding part k can meet, shared out over the unit's
-            # parts. Units aligned are disjoint and each weighs no more than the reach of its parts together, so
-            # the matched list weight is at most the sum of the parts' reaches.
-            reach = np.zeros((len(tokens), size), dtype=np.float32)
-            for k, token in enumerate(tokens):
-                if len(token) == 1 and group != "han":  # an initial, or the same letter alone
-                    credit[k] = 1.0
-                    reach[k] = self._top_part[support]
-            repeats = len(set(tokens)) < len(tokens)  # (what only a repeated part needs is skipped otherwise)
-            partners: dict[int, np.ndarray] = {}  # part -> how many list units each name holds for it
-            joined = np.zeros((len(tokens), size), dtype=bool) if repeats else None  # in a joined unit that meets it
-            for unit_tokens, start, end, unit in found_units:
-                if unit_tokens is not tokens:
-                    continue
-                at = local[unit.ids]  # each name once: plain assignment is enough
-                for k in range(start, end):
-                    credit[k][at] = np.maximum(credit[k][at], unit.similarity)
-                    reach[k][at] = np.maximum(reach[k][at], unit.weight / (end - start))
-                if joined is None:
-                    continue
-                if end - start == 1:
-                    partners[start] = np.zeros(size, dtype=np.int32)
-                    partners[start][at] = unit.partners
-                else:
-                    joined[start:end, at] = True
-            # A part repeated in the query (Michelle Michelle) meets as many list units as the name holds for it;
-            # a copy left over costs nothing (its twin met), so it counts neither way.
-            first: dict[str, int] = {}
-            copies: dict[str, int] = {}
-            for k, token in enumerate(tokens):
-                if joined is not None and token in first and first[token] in partners:
-                    copies[token] = copies.get(token, 0) + 1
-                    present = (partners[first[token]] > copies[token]) | joined[k]
-                    credit[k] *= present
-                    reach[k] *= present
-                first.setdefault(token, k)
-            weight = np.asarray(weights, dtype=np.float32)[:, None]
-            gained = (credit * weight).sum(axis=0)
-            aligned = ((credit > 0) * weight).sum(axis=0)
-            # Each distinct part left without credit counts once (a repeated part costs nothing once its twin met).
-            uncredited = np.zeros(size, dtype=np.float32)
-            substituted = np.zeros(size, dtype=np.float32)
-            for token, k in first.items():
-                missing = credit[k] == 0
-                uncredited += missing * weights[k]
-                substituted += missing * max(weights[k], SUBSTITUTION_COST)
-            matched_list = np.minimum(reach.sum(axis=0), w_max)
-            left_list = np.maximum(w_min - matched_list, 0.0)
-            # Left-overs outweighing what can agree cost in full (score.OMISSION_LIMIT).
-            share = np.where(uncredited + left_list > OMISSION_LIMIT * (aligned + matched_list) / 2 + 1e-3, 1.0,
-                             MIN_LEFTOVER_SHARE)
-            omission = (gained + matched_list) / np.maximum(
-                aligned + matched_list + share * (uncredited + left_list), 1e-9)
-            contradiction = (gained + matched_list) / np.maximum(
-                aligned + matched_list + substituted + left_list, 1e-9)
-            contradiction *= np.where(person, PERSON_SUBSTITUTION_FACTOR, 1.0)
-            # (A thousandth of slack: these weights are single-precision sums, the scorer's are double.)
-            certain = (uncredited > CONTRADICTION_WEIGHT + 1e-3) & (left_list > CONTRADICTION_WEIGHT + 1e-3)
-            bound = np.maximum(bound, np.where(certain, contradiction, omission))
-        for rid, value in forced.items():
-            bound[local[rid]] = max(bound[local[rid]], value)
-        return support, np.minimum(bound, 1.0)
+        return self.retrieval_bounds([query])[0]
+
+    def retrieval_bounds(self, queries: list[NameForm]) -> list[Bound]:
+        """retrieval_bound of each query, computed for all of them at once (bound.py)."""
+        found: list[Reading] = []
+        forced: list[dict[int, float]] = []
+        for q, query in enumerate(queries):
+            for tokens, group in readings(query):
+                met = []
+                for start, end, kind in units(tokens, True, group):
+                    if end - start == 1 and len(tokens[start]) == 1 and group != "han":
+                        continue  # an initial: assumed to meet every name (bound.py), never a reason to score one
+                    credit = self._unit_credit("".join(tokens[start:end]), group, kind)
+                    if len(credit.ids):
+                        met.append((start, end, credit))
+                found.append(Reading(q, tokens, group, self._reading_weights(query, tokens, group), met))
+            scores = dict.fromkeys(self._han.get(query.han or "", ()), 1.0)
+            if len(query.tokens) == 1:
+                for rid in self._acronyms.get(query.tokens[0], ()):
+                    scores[rid] = max(scores.get(rid, 0.0), ACRONYM_SCORE)
+            for acronym in query.acronyms:
+                for rid in self._one_word.get(acronym, ()):
+                    scores[rid] = max(scores.get(rid, 0.0), ACRONYM_SCORE)
+            forced.append(scores)
+        return bounds(len(queries), found, forced, ListArrays(self._top_part, self._w_min, self._w_max, self._person))
 
     def candidates(self, query: NameForm, threshold: float = DEFAULT_THRESHOLD) -> list[int]:
         """Record ids that could reach this (calibrated) threshold, best bound first."""
@@ -443,17 +374,38 @@ class Matcher:
     def screen(self, name: str, *, type: NameType = "any", threshold: float | None = None, limit: int = 10,
                birth_date: str | None = None, country: str | None = None) -> tuple[NameForm, list[EntryMatch]]:
         """Best match per entry, scored and adjusted, at or above the threshold, best first (at most `limit`)."""
+        return self.screen_many([ScreenQuery(name, type, birth_date, country)], threshold=threshold, limit=limit)[0]
+
+    def screen_many(self, queries: list[ScreenQuery], *, threshold: float | None = None,
+                    limit: int = 10) -> list[tuple[NameForm, list[EntryMatch]]]:
+        """`screen` for each query, the same answers, with their retrieval bounds computed together (bound.py): a
+        bulk file's or a monitoring run's names a chunk at a time."""
         threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+        forms = [self._query_form(q.name, q.type) for q in queries]
+        if len(self.records) <= SCORE_ALL_BELOW:
+            everything = np.arange(len(self.records), dtype=np.int32)
+            found = [(everything, np.ones(len(everything), dtype=np.float32))] * len(queries)
+        else:
+            found = self.retrieval_bounds([form for form, _ in forms])
+        return [(form, self._best_matches(form, kind, threshold, limit, q.birth_date, q.country, support, bound))
+                for q, (form, kind), (support, bound) in zip(queries, forms, found)]
+
+    @staticmethod
+    def _query_form(name: str, type: NameType) -> tuple[NameForm, NameType]:
         query = normalize_name(name, type)
         if type == "any" and (as_organization := normalize_name(name, "organization")).legal_form:
             # A name with a legal form (Co., Ltd., LLC, GmbH) is not a person's: it is compared as the list's
             # organization names are written (JOINT-STOCK COMPANY ..., BIO-TECH).
-            query, type = as_organization, "organization"
+            return as_organization, "organization"
+        return query, type
+
+    def _best_matches(self, query: NameForm, type: NameType, threshold: float, limit: int, birth_date: str | None,
+                      country: str | None, support: np.ndarray, bound: np.ndarray) -> list[EntryMatch]:
+        """The query's names scored best bound first, while a bound can still reach the threshold and the limit."""
         bonus = (MAX_BONUS["birth_date"] if birth_date else 0.0) + (MAX_BONUS["country"] if country else 0.0)
         if len(self.records) <= SCORE_ALL_BELOW:
-            ordered = [(rid, 1.0) for rid in range(len(self.records))]
+            ordered = [(rid, 1.0) for rid in support.tolist()]
         else:
-            support, bound = self.retrieval_bound(query)
             if bonus:
                 keep = bound >= self._raw_bars(support, threshold, birth_date, country) - 1e-6
             else:
@@ -484,7 +436,7 @@ class Matcher:
                     top = heapq.nlargest(limit, (m.score for m in best.values() if m.score >= threshold))
                     limit_score = top[-1] if len(top) >= limit else -1.0
         matches = sorted((m for m in best.values() if m.score >= threshold), key=EntryMatch.rank_key)
-        return query, matches[:limit]
+        return matches[:limit]
 
     def _in_country(self, country: str) -> np.ndarray:
         """Per entry: does _adjust find this country among its own."""
