@@ -37,7 +37,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Iterable, Iterator
 
-from .matching import Matcher
+from .matching import Matcher, ScreenQuery
 
 log = logging.getLogger(__name__)
 
@@ -355,11 +355,9 @@ def matcher_screener(matcher: Matcher, threshold: float) -> Callable[[list[Query
     """Screen one chunk's (distinct, not yet screened) queries."""
 
     def screen(queries: list[Query]) -> list[Found]:
-        found = []
-        for name, kind in queries:
-            _, matches = matcher.screen(name, type=kind, threshold=threshold, limit=100)  # type: ignore[arg-type]
-            found.append([(m.entry_id, m.score) for m in matches])
-        return found
+        screened = matcher.screen_many([ScreenQuery(name, kind) for name, kind in queries],  # type: ignore[arg-type]
+                                       threshold=threshold, limit=100)
+        return [[(m.entry_id, m.score) for m in matches] for _, matches in screened]
 
     return screen
 

@@ -22,7 +22,7 @@ from typing import Any, Iterator
 
 from .db import sqlite_file
 from .liststate import ListSnapshot
-from .matching.index import ScreenQuery
+from .matching import ScreenQuery
 
 log = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ from .config import default_threshold
 from .background import poll_loop
 from .jobs import MAX_ATTEMPTS
 from .liststate import ListSnapshot, build_snapshot, get_state, index_cache_dir
-from .matching import Matcher
-from .matching.index import MAX_BONUS, ScreenQuery
+from .matching import Matcher, ScreenQuery
+from .matching.index import MAX_BONUS
 from .models import utcnow
 from .monitoring import live_key, notice_changes, queue_full_run, runner_enabled
 from .monitoring_pool import ScreenKey, ScreenPool, pool_processes

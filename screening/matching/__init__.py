@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .index import DEFAULT_THRESHOLD, EntryMatch, Matcher
+from .index import DEFAULT_THRESHOLD, EntryMatch, Matcher, ScreenQuery
 from .score import NameScore, calibrate, score_forms
 from .text import NameForm, NameType, normalize_name
 
-__all__ = ["DEFAULT_THRESHOLD", "Comparison", "EntryMatch", "Matcher", "NameForm", "compare", "normalize_name"]
+__all__ = ["DEFAULT_THRESHOLD", "Comparison", "EntryMatch", "Matcher", "NameForm", "ScreenQuery", "compare",
+           "normalize_name"]
 
 
 @dataclass(frozen=True)
