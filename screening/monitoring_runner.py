@@ -20,9 +20,9 @@ from datetime import timedelta
 from typing import Any, Callable, Iterable, Iterator
 
 from flask import Flask
-from sqlalchemy import delete, exists, func, or_, select, true, update
+from sqlalchemy import bindparam, delete, exists, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased, defer
+from sqlalchemy.orm import Session, aliased
 
 from . import store
 from .api.render import match_json
@@ -137,7 +137,7 @@ def candidate_subjects(session: Session, run: MonitoringRun, threshold: float) -
 
 # Running -----------------------------------------------------------------------------------------------------------
 
-def _clear_reason(alert: Alert, subject: Any, snapshot: ListSnapshot, entry_hashes: dict[str, str]) -> str:
+def _clear_reason(alert: Any, subject: Any, snapshot: ListSnapshot, entry_hashes: dict[str, str]) -> str:
     entry = snapshot.entries.get(alert.entry_id)
     if entry is None:
         return "entry removed"
@@ -156,6 +156,17 @@ SCREEN_MEMO_SIZE = 200_000
 ScreenMemo = dict[ScreenKey, tuple[Any, list[Any]]]
 SUBJECT_COLUMNS = (Subject.reference, Subject.name, Subject.type, Subject.birth_date, Subject.country,
                    Subject.data_hash)
+
+
+# A chunk's rows, by its references: an expanding parameter, so the statements are built once (an IN list of
+# literals costs the runner, which the pool's processes wait on, more than the query does).
+_CHUNK = bindparam("refs", expanding=True)
+_CHUNK_SUBJECTS = select(*SUBJECT_COLUMNS).where(Subject.reference.in_(_CHUNK)).with_for_update(read=True)
+_CHUNK_REFERENCES = select(Subject.reference).where(Subject.reference.in_(_CHUNK))
+_CHUNK_LIVE_ALERTS = (select(Alert.id, Alert.subject_reference, Alert.entry_id, Alert.subject_hash, Alert.entry_hash)
+                      .where(Alert.subject_reference.in_(_CHUNK), Alert.live_key.is_not(None)))
+_CHUNK_SUPPRESSIONS = (select(Suppression.subject_reference, Suppression.entry_id, Suppression.subject_hash,
+                              Suppression.entry_hash).where(Suppression.subject_reference.in_(_CHUNK)))
 
 
 def _screen_chunk(snapshot: ListSnapshot, subjects: Iterable[Any], threshold: float, memo: ScreenMemo) -> None:
@@ -179,15 +190,13 @@ def _process_chunk(app: Flask, session: Session, run: MonitoringRun, refs: list[
     # opened here; SQLite takes no row locks, see _drop_removed.
     # (Rows of the columns a run compares, not ORM objects, and no JSON column read: the runner's own work is what
     # the pool's processes wait on beside it.)
-    subjects = {s.reference: s for s in session.execute(
-        select(*SUBJECT_COLUMNS).where(Subject.reference.in_(refs)).with_for_update(read=True))}
-    live: dict[str, list[Alert]] = {}
-    for alert in session.scalars(select(Alert).where(Alert.subject_reference.in_(refs), Alert.live_key.is_not(None))
-                                 .options(defer(Alert.explanation), defer(Alert.citations))):
+    subjects = {s.reference: s for s in session.execute(_CHUNK_SUBJECTS, {"refs": refs})}
+    live: dict[str, list[Any]] = {}
+    for alert in session.execute(_CHUNK_LIVE_ALERTS, {"refs": refs}):
         live.setdefault(alert.subject_reference, []).append(alert)
-    suppressed = {(s.subject_reference, s.entry_id): s for s in
-                  session.scalars(select(Suppression).where(Suppression.subject_reference.in_(refs)))}
-    opened = cleared = 0
+    suppressed = {(s.subject_reference, s.entry_id): s for s in session.execute(_CHUNK_SUPPRESSIONS, {"refs": refs})}
+    opened = 0
+    clears: list[dict[str, Any]] = []
     now = utcnow()
     _screen_chunk(snapshot, subjects.values(), threshold, memo)
     for ref in refs:
@@ -198,9 +207,8 @@ def _process_chunk(app: Flask, session: Session, run: MonitoringRun, refs: list[
         hits = {m.entry_id: m for m in matches}
         for alert in live.get(ref, []):
             if alert.entry_id not in hits:
-                alert.live_key, alert.cleared_version, alert.updated_at = None, run.list_version, now
-                alert.cleared_reason = _clear_reason(alert, subject, snapshot, entry_hashes)
-                cleared += 1
+                clears.append({"id": alert.id, "live_key": None, "cleared_version": run.list_version, "updated_at": now,
+                               "cleared_reason": _clear_reason(alert, subject, snapshot, entry_hashes)})
         open_entries = {a.entry_id for a in live.get(ref, [])}
         for entry_id, match in hits.items():
             if entry_id in open_entries:
@@ -220,7 +228,9 @@ def _process_chunk(app: Flask, session: Session, run: MonitoringRun, refs: list[
             if app.config.get("WEBHOOK_URL"):  # queued with the alert, in its transaction (notifications sends it)
                 session.flush()  # the alert's id, for the payload
                 enqueue_alert_opened(session, app.config, alert)
-    return {"opened": opened, "cleared": cleared, "rescored": len(subjects)}
+    if clears:
+        session.execute(update(Alert), clears)  # (by primary key, in one executemany)
+    return {"opened": opened, "cleared": len(clears), "rescored": len(subjects)}
 
 
 def _drop_removed(session: Session, run: MonitoringRun, refs: list[str]) -> int:
@@ -228,7 +238,7 @@ def _drop_removed(session: Session, run: MonitoringRun, refs: list[str]) -> int:
     runs after the chunk's first write, holding the database's write lock, so no removal can slip in before the
     commit."""
     session.flush()
-    gone = set(refs) - set(session.scalars(select(Subject.reference).where(Subject.reference.in_(refs))))
+    gone = set(refs) - set(session.scalars(_CHUNK_REFERENCES, {"refs": refs}))
     if not gone:
         return 0
     stale = list(session.scalars(select(Alert.id).where(Alert.run_id == run.id, Alert.live_key.is_not(None),
