@@ -80,10 +80,16 @@ def test_screening_with_retrieval_equals_scoring_the_whole_list(labelled_matcher
     assert sum(map(len, retrieved)) > 40
 
 
-def test_a_batch_of_queries_gets_the_bounds_and_answers_each_gets_alone(labelled_matcher) -> None:  # type: ignore[no-untyped-def]
-    """Matcher.screen_many computes the bounds of a batch together (bound.py): the same floats, the same matches,
-    for names of every script and length, repeated parts, initials, and with birth dates and countries."""
+@pytest.mark.parametrize("table_rows", [200_000, 50])
+def test_a_batch_of_queries_gets_the_bounds_and_answers_each_gets_alone(labelled_matcher, table_rows: int,  # type: ignore[no-untyped-def]
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Matcher.screen_many computes the bounds of a batch together (bound.py), in tables of at most TABLE_ROWS
+    rows: the same floats, the same matches, for names of every script and length, repeated parts, initials, and
+    with birth dates and countries."""
+    from screening.matching import bound
     from screening.matching.index import ScreenQuery
+
+    monkeypatch.setattr(bound, "TABLE_ROWS", table_rows)
 
     matcher, names = labelled_matcher
     rng = random.Random(12)

@@ -15,6 +15,7 @@ import numpy as np
 
 from .score import (CONTRADICTION_WEIGHT, MIN_LEFTOVER_SHARE, OMISSION_LIMIT, PERSON_SUBSTITUTION_FACTOR,
                     SUBSTITUTION_COST)
+from .vocabulary import distinct
 
 
 class UnitCredit(NamedTuple):
@@ -48,6 +49,9 @@ class ListArrays(NamedTuple):
 
 
 Bound = tuple[np.ndarray, np.ndarray]  # the names a query may score anything for, and each one's bound
+# Rows of (reading, name) pairs in one table at most: a batch of names that each meet thousands of list names (common
+# Arabic given names against a list of many) is cut into tables of a few tens of MB.
+TABLE_ROWS = 200_000
 
 
 def bounds(queries: int, readings: list[Reading], forced: list[dict[int, float]], lists: ListArrays) -> list[Bound]:
@@ -59,21 +63,31 @@ def bounds(queries: int, readings: list[Reading], forced: list[dict[int, float]]
     empty = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
     if not pieces:
         return [empty] * queries
-    keys = np.unique(np.concatenate(pieces))
+    keys = distinct(np.concatenate(pieces))
     edges = np.searchsorted(keys, np.arange(queries + 1, dtype=np.int64) * records).tolist()
     supports = [(keys[edges[q]:edges[q + 1]] - q * records).astype(np.int32) for q in range(queries)]
     best = [np.zeros(len(s), dtype=np.float32) for s in supports]
-    by_size: dict[int, list[Reading]] = {}
+    by_size: dict[int, list[list[Reading]]] = {}  # parts -> tables of readings of that many parts
+    rows: dict[int, int] = {}
     for reading in readings:
-        if len(supports[reading.query]):
-            by_size.setdefault(len(reading.tokens), []).append(reading)
-    for size, group in by_size.items():
-        values = _reading_bounds(size, group, supports, lists)
-        start = 0
-        for reading in group:
-            count = len(supports[reading.query])
-            best[reading.query] = np.maximum(best[reading.query], values[start:start + count])
-            start += count
+        count = len(supports[reading.query])
+        if not count:
+            continue
+        size = len(reading.tokens)
+        tables = by_size.setdefault(size, [[]])
+        if rows.get(size, 0) + count > TABLE_ROWS and tables[-1]:
+            tables.append([])
+            rows[size] = 0
+        tables[-1].append(reading)
+        rows[size] = rows.get(size, 0) + count
+    for size, tables in by_size.items():
+        for table in tables:
+            values = _reading_bounds(size, table, supports, lists)
+            start = 0
+            for reading in table:
+                count = len(supports[reading.query])
+                best[reading.query] = np.maximum(best[reading.query], values[start:start + count])
+                start += count
     out = []
     for q, (support, bound) in enumerate(zip(supports, best)):
         if not len(support):
