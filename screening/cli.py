@@ -193,6 +193,19 @@ def lists_import(paths: tuple[Path, ...], fmt: str, mode: str, allow_empty: bool
     _index_current(_app())
 
 
+@lists_group.command("index")
+def lists_index() -> None:
+    """Build the current version's index into the cache, without changing the list: after a matcher upgrade or
+    for a new cache directory, so that the next start-up (a bulk run, a server) loads it instead of building it."""
+    from .liststate import index_cache_dir
+
+    app = _app()
+    if index_cache_dir(app) is None:
+        click.echo("no index cache (SCREENING_INDEX_CACHE_DIR is off): nothing to build", err=True)
+        sys.exit(1)
+    _index_current(app)
+
+
 @lists_group.command("versions")
 @click.option("--limit", type=int, default=20, show_default=True)
 def lists_versions(limit: int) -> None:

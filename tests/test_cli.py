@@ -93,6 +93,21 @@ def test_a_list_change_leaves_its_index_for_the_next_start(runner: CliRunner, tm
     assert json.loads(result.output)["matches"][0]["entry_id"] == "chen-quanguo"
 
 
+def test_lists_index_builds_the_current_index_and_leaves_the_list(runner: CliRunner, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    assert runner.invoke(main, ["load-list"]).exit_code == 0  # (its index goes to the session's cache, not this one)
+    cache = tmp_path / "index-cache"
+    monkeypatch.setenv("SCREENING_INDEX_CACHE_DIR", str(cache))
+    result = runner.invoke(main, ["lists", "index"])
+    assert result.exit_code == 0 and "index ready for list version 1" in result.output, result.output
+    assert len(list(cache.glob("list-*.pickle"))) == 1, list(cache.iterdir())
+    assert "* " in runner.invoke(main, ["lists", "versions"]).output
+    assert len(runner.invoke(main, ["lists", "versions"]).output.strip().splitlines()) == 1, "a version was added"
+    monkeypatch.setenv("SCREENING_INDEX_CACHE_DIR", "off")
+    result = runner.invoke(main, ["lists", "index"])
+    assert result.exit_code == 1 and "nothing to build" in result.output, result.output
+
+
 def test_without_the_cache_a_list_change_builds_nothing_extra(runner: CliRunner,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SCREENING_INDEX_CACHE_DIR", "off")
