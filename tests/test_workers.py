@@ -269,3 +269,14 @@ def test_every_worker_hands_out_the_new_etag_right_after_a_put(served) -> None: 
             assert read["list_version"] == written["list_version"] and read["names"] == written["names"], change
             pids.add(_get(f"{base}/readyz", admin_key)[1]["worker_pid"])  # shown to key holders only
     assert len(pids) == 2, f"only saw workers {pids}"
+
+
+def test_behind_a_tls_proxy_the_interface_cookie_is_secure(served) -> None:  # type: ignore[no-untyped-def]
+    """gunicorn takes X-Forwarded-Proto: https from a proxy at an address it trusts (FORWARDED_ALLOW_IPS, 127.0.0.1 by
+    default) as the request's scheme, so the interface's cookies are Secure behind a TLS-terminating proxy on the
+    same host, and not on plain http (a local trial)."""
+    base, _, _ = served
+    status, headers, _ = _raw(base, "GET", "/ui/sign-in", {"X-Forwarded-Proto": "https"})
+    assert status == 200 and "Secure" in headers["Set-Cookie"], headers
+    status, headers, _ = _raw(base, "GET", "/ui/sign-in")
+    assert status == 200 and "Secure" not in headers["Set-Cookie"], headers

@@ -13,8 +13,8 @@ from . import bp, safe_next, sessions
 
 
 def _cookie_args() -> dict[str, object]:
-    # Secure when the request came over https (behind a proxy that says so, ProxyFix's job): a plain-http local
-    # trial must still be able to sign in.
+    # Secure when the request came over https: directly, or through a TLS-terminating proxy whose X-Forwarded-Proto
+    # gunicorn trusts (FORWARDED_ALLOW_IPS; tests/test_workers.py). A plain-http local trial must still sign in.
     return {"httponly": True, "samesite": "Strict", "secure": request.is_secure, "path": "/ui"}
 
 
