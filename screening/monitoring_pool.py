@@ -22,7 +22,7 @@ from typing import Any, Iterator
 
 from .db import sqlite_file
 from .liststate import ListSnapshot
-from .matching import ScreenQuery
+from .matching import Matcher, ScreenQuery
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +64,16 @@ def _load(database_url: str, version: int, cache_dir: str | None) -> None:
         engine.dispose()
 
 
+def screen_keys(matcher: Matcher, keys: list[ScreenKey], threshold: float) -> list[Screened]:
+    """How a run screens its subjects, in the runner or in a pool process: every hit (up to 100), together."""
+    return matcher.screen_many([ScreenQuery(*key) for key in keys], threshold=threshold, limit=100)
+
+
 def _screen_chunk(keys: list[ScreenKey], threshold: float) -> dict[ScreenKey, Screened]:
     assert _snapshot is not None, "the pool's initializer did not run"
-    screened = _snapshot.matcher.screen_many([ScreenQuery(*key) for key in keys], threshold=threshold, limit=100)
     # (A query without matches is never shown: not sent back.)
-    return {key: (query if matches else None, matches) for key, (query, matches) in zip(keys, screened)}
+    return {key: (query if matches else None, matches)
+            for key, (query, matches) in zip(keys, screen_keys(_snapshot.matcher, keys, threshold))}
 
 
 def _ready() -> None:

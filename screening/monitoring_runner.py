@@ -30,11 +30,11 @@ from .config import default_threshold
 from .background import poll_loop
 from .jobs import MAX_ATTEMPTS
 from .liststate import ListSnapshot, build_snapshot, get_state, index_cache_dir
-from .matching import Matcher, ScreenQuery
+from .matching import Matcher
 from .matching.index import MAX_BONUS
 from .models import utcnow
 from .monitoring import live_key, notice_changes, queue_full_run, runner_enabled
-from .monitoring_pool import ScreenKey, ScreenPool, pool_processes
+from .monitoring_pool import ScreenKey, ScreenPool, pool_processes, screen_keys
 from .monitoring_models import Alert, MonitoringRun, Subject, Suppression, WebhookDelivery
 from .notifications import enqueue_alert_opened
 
@@ -175,7 +175,7 @@ def _screen_chunk(snapshot: ListSnapshot, subjects: Iterable[Any], threshold: fl
     missing = [key for key in keys if key not in memo]
     if not missing:
         return
-    found = snapshot.matcher.screen_many([ScreenQuery(*key) for key in missing], threshold=threshold, limit=100)
+    found = screen_keys(snapshot.matcher, missing, threshold)
     if len(memo) + len(missing) > SCREEN_MEMO_SIZE:  # full: keep this chunk's own results only
         kept = {key: memo[key] for key in keys if key in memo}
         memo.clear()

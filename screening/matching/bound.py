@@ -115,20 +115,12 @@ def _reading_bounds(size: int, group: list[Reading], supports: list[np.ndarray],
     cells: list[np.ndarray] = []
     sims: list[np.ndarray] = []
     shares: list[np.ndarray] = []
-    weights = np.zeros((rows, size), dtype=np.float64)  # each part's weight, for each name (as the reading's floats)
-    substitution = np.zeros((rows, size), dtype=np.float64)
     for reading, start, count in zip(group, starts, counts):
-        block = slice(start, start + count)
         support = supports[reading.query]
-        first: dict[str, int] = {}
         for k, token in enumerate(reading.tokens):
             if len(token) == 1 and reading.group != "han":  # an initial, or the same letter alone
-                credit[block, k] = 1.0
-                reach[block, k] = lists.top_part[support]
-            # Each distinct part left without credit counts once (a repeated part costs nothing once its twin met).
-            if first.setdefault(token, k) == k:
-                weights[block, k] = reading.weights[k]
-                substitution[block, k] = max(reading.weights[k], SUBSTITUTION_COST)
+                credit[start:start + count, k] = 1.0
+                reach[start:start + count, k] = lists.top_part[support]
         for first_part, end, unit in reading.units:
             at = start + np.searchsorted(support, unit.ids)
             for k in range(first_part, end):
@@ -144,6 +136,13 @@ def _reading_bounds(size: int, group: list[Reading], supports: list[np.ndarray],
             _repeated_parts(reading, supports[reading.query], credit[start:start + count],
                             reach[start:start + count])
     part_weight = np.asarray([r.weights for r in group], dtype=np.float32).repeat(counts, axis=0)
+    # Each distinct part left without credit counts once (a repeated part costs nothing once its twin met); as the
+    # reading's own floats (double), as a query alone adds them.
+    firsts = [[r.tokens.index(token) == k for k, token in enumerate(r.tokens)] for r in group]
+    weights = np.asarray([[w if first else 0.0 for w, first in zip(r.weights, f)] for r, f in zip(group, firsts)],
+                         dtype=np.float64).repeat(counts, axis=0)
+    substitution = np.asarray([[max(w, SUBSTITUTION_COST) if first else 0.0 for w, first in zip(r.weights, f)]
+                               for r, f in zip(group, firsts)], dtype=np.float64).repeat(counts, axis=0)
     gained = _sum_columns(credit * part_weight)
     aligned = _sum_columns((credit > 0) * part_weight)
     uncredited = np.zeros(rows, dtype=np.float32)

@@ -382,7 +382,7 @@ class Matcher:
         bulk file's or a monitoring run's names a chunk at a time."""
         threshold = DEFAULT_THRESHOLD if threshold is None else threshold
         forms = [self._query_form(q.name, q.type) for q in queries]
-        if len(self.records) <= SCORE_ALL_BELOW:
+        if len(self.records) <= SCORE_ALL_BELOW:  # every name, each bounded by 1 (in list order)
             everything = np.arange(len(self.records), dtype=np.int32)
             found = [(everything, np.ones(len(everything), dtype=np.float32))] * len(queries)
         else:
@@ -403,17 +403,14 @@ class Matcher:
                       country: str | None, support: np.ndarray, bound: np.ndarray) -> list[EntryMatch]:
         """The query's names scored best bound first, while a bound can still reach the threshold and the limit."""
         bonus = (MAX_BONUS["birth_date"] if birth_date else 0.0) + (MAX_BONUS["country"] if country else 0.0)
-        if len(self.records) <= SCORE_ALL_BELOW:
-            ordered = [(rid, 1.0) for rid in support.tolist()]
+        if bonus:
+            keep = bound >= self._raw_bars(support, threshold, birth_date, country) - 1e-6
         else:
-            if bonus:
-                keep = bound >= self._raw_bars(support, threshold, birth_date, country) - 1e-6
-            else:
-                keep = bound >= raw_score_for(max(0.0, threshold - 0.0005)) - 1e-6
-            if type != "any":  # _type_allows, for every name at once
-                keep &= self._person[support] == (type == "person")
-            order = np.argsort(-bound[keep], kind="stable")
-            ordered = list(zip(support[keep][order].tolist(), bound[keep][order].tolist()))
+            keep = bound >= raw_score_for(max(0.0, threshold - 0.0005)) - 1e-6
+        if type != "any":  # _type_allows, for every name at once
+            keep &= self._person[support] == (type == "person")
+        order = np.argsort(-bound[keep], kind="stable")
+        ordered = list(zip(support[keep][order].tolist(), bound[keep][order].tolist()))
         best: dict[int, EntryMatch] = {}
         limit_score = -1.0  # the limit-th best score at or above the threshold so far (-1 while fewer)
         for rid, upper in ordered:
