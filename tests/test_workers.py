@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from screening import create_app, store
+from screening import create_app, gunicorn_conf, store
 from screening.auth import create_key
 from screening.db import dispose, upgrade
 from screening.listfile import load_list_file
@@ -68,7 +68,9 @@ def served(db_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
         pytest.fail((tmp_path / "gunicorn.log").read_text())
     yield base, key, admin_key
     process.terminate()
-    process.wait(timeout=30)
+    # A worker still booting when the TERM comes misses it (it holds the master's handlers until its own are set) and
+    # is killed by the master after graceful_timeout: so the master may take that long, and a little more, to exit.
+    process.wait(timeout=gunicorn_conf.graceful_timeout + 15)
     log.close()
     dispose(app)
 
